@@ -39,7 +39,7 @@ typedef struct jrn jrn_t;
 typedef struct jrn_batch jrn_batch_t;
 
 #define JRN_ALL_PARTITIONS UINT32_MAX
-#define JRN_FORMAT 1u
+#define JRN_FORMAT         1u
 
 typedef struct {
     const char *dir;        /* journal directory; created (with parents' existence required)
@@ -54,25 +54,25 @@ typedef struct {
 } jrn_options_t;
 
 typedef struct {
-    uint64_t live_records;   /* records currently held */
-    uint64_t live_bytes;     /* their encoded size */
-    uint64_t max_bytes;      /* from the options (0 = unlimited) */
-    uint64_t submitted;      /* last ticket handed out */
-    uint64_t hardened;       /* last ticket hardened */
-    uint64_t flushes;        /* log flushes (fsyncs) done by the writer */
-    uint64_t batches;        /* batches written */
-    uint64_t ops;            /* operations written */
-    uint64_t full_refusals;  /* submissions refused with RTR_STS_JNLFULL */
-    uint64_t checkpoints;    /* checkpoints taken */
-    rtr_status_t failure;    /* RTR_STS_OK or the sticky failure */
+    uint64_t live_records;  /* records currently held */
+    uint64_t live_bytes;    /* their encoded size */
+    uint64_t max_bytes;     /* from the options (0 = unlimited) */
+    uint64_t submitted;     /* last ticket handed out */
+    uint64_t hardened;      /* last ticket hardened */
+    uint64_t flushes;       /* log flushes (fsyncs) done by the writer */
+    uint64_t batches;       /* batches written */
+    uint64_t ops;           /* operations written */
+    uint64_t full_refusals; /* submissions refused with RTR_STS_JNLFULL */
+    uint64_t checkpoints;   /* checkpoints taken */
+    rtr_status_t failure;   /* RTR_STS_OK or the sticky failure */
 } jrn_stats_t;
 
 /* A record seen by a scan. Everything is borrowed and valid only during the callback. */
 typedef struct {
-    uint32_t part;                   /* partition id */
-    const char *part_name;           /* partition name */
-    const Rtr__JournalRecord *rec;   /* decoded record */
-    size_t bytes;                    /* encoded size in the journal */
+    uint32_t part;                 /* partition id */
+    const char *part_name;         /* partition name */
+    const Rtr__JournalRecord *rec; /* decoded record */
+    size_t bytes;                  /* encoded size in the journal */
 } jrn_entry_t;
 
 /* Return 0 to go on, non-zero to stop the scan (jrn_scan then returns RTR_STS_OK). */
@@ -147,8 +147,7 @@ size_t jrn_batch_ops(const jrn_batch_t *b);
 rtr_status_t jrn_submit(jrn_t *j, jrn_batch_t **bp, uint64_t *ticket);
 
 /* jrn_append - one-record convenience: a batch with one put, submitted. */
-rtr_status_t jrn_append(jrn_t *j, uint32_t part, const Rtr__JournalRecord *rec,
-                        uint64_t *ticket);
+rtr_status_t jrn_append(jrn_t *j, uint32_t part, const Rtr__JournalRecord *rec, uint64_t *ticket);
 
 /* jrn_wait - block until `ticket` is hardened (RTR_STS_OK) or the journal has failed
  * (RTR_STS_JNLFAILED). Never busy-waits. */
