@@ -138,4 +138,8 @@ cmn_get_be64(const uint8_t *p)
     return ((uint64_t)cmn_get_be32(p) << 32) | cmn_get_be32(p + 4);
 }
 
-#endif /* CMN_H */
+/* Key segments and the facility configuration have their own headers; including cmn.h gives
+ * the whole common component. */
+#include "cmn_key.h"    /* IWYU pragma: export */
+#include "cmn_config.h" /* IWYU pragma: export */
+#endif                  /* CMN_H */

@@ -138,7 +138,7 @@ jrn_partition(jrn_t *j, const char *name, uint32_t *id)
     if ((b = jrn_batch_new()) == NULL)
         sts = RTR_STS_NOMEM;
     else if ((sts = jrn_batch_put_meta(b, &m)) == RTR_STS_OK &&
-             (sts = jrn_submit(j, &b, &ticket)) == RTR_STS_OK &&
+             (sts = jrn_queue(j, &b, &ticket)) == RTR_STS_OK &&
              (sts = jrn_wait(j, ticket)) == RTR_STS_OK)
         sts = jrn_part_add(j, m.id, name);
     if (sts == RTR_STS_OK)

@@ -84,7 +84,7 @@ struct jrn {
     bool stopping;
     bool writer_running;  /* the writer loop has not exited */
     bool flusher_running; /* the flusher loop has not exited */
-    bool threads_started; /* both created: join once */
+    bool threads_started; /* writer, flusher, checkpointer created: join once */
     pthread_t writer;
     pthread_t flusher;
     pthread_cond_t flush_cv; /* flusher: written advanced, writer gone, or failure */
@@ -93,9 +93,14 @@ struct jrn {
 
     uint64_t max_bytes;
     uint64_t reserve_bytes;
-    uint64_t checkpoint_bytes;
-    uint64_t since_checkpoint;
-    jrn_stats_t st; /* guarded by lock; st.failure is the sticky failure */
+    uint64_t checkpoint_bytes; /* log bytes between checkpoints (BDB measures the log) */
+    uint64_t since_kick;       /* record bytes written since the checkpointer was kicked */
+    bool ckpt_running;         /* the checkpointer loop has not exited */
+    bool ckpt_stop;
+    pthread_t checkpointer;
+    pthread_cond_t ckpt_cv; /* checkpointer: kicked, or stopping (CLOCK_MONOTONIC) */
+    uint64_t bdb_messages;  /* BDB error messages seen (rate-limited in the log) */
+    jrn_stats_t st;         /* guarded by lock; st.failure is the sticky failure */
 };
 
 /* jrn_record_key - the records key of (part, n). */
@@ -110,8 +115,12 @@ rtr_status_t jrn_decode_record(const void *data, size_t len, Rtr__JournalRecord 
 /* jrn_map_db_error - map a BDB/errno return code met in `what` to a status, logging it. */
 rtr_status_t jrn_map_db_error(const jrn_t *j, int ret, const char *what);
 
-/* jrn_writer_start / jrn_writer_stop - the writer thread (jrn_writer.c). stop drains the
- * queue first. */
+/* jrn_queue - jrn_submit without the meta checks (for jrn_partition, which creates the
+ * partition the meta names while holding part_lock). */
+rtr_status_t jrn_queue(jrn_t *j, jrn_batch_t **bp, uint64_t *ticket);
+
+/* jrn_writer_start / jrn_writer_stop - the writer, flusher and checkpointer threads
+ * (jrn_writer.c). stop drains the queue first. */
 rtr_status_t jrn_writer_start(jrn_t *j);
 void jrn_writer_stop(jrn_t *j);
 

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +65,18 @@ jrn_map_db_error(const jrn_t *j, int ret, const char *what)
     return sts;
 }
 
+/* jrn_bdb_errcall - BDB's own messages, rate-limited: a damaged file can make BDB repeat
+ * one message per page. The first JRN_BDB_LOG_BURST are logged, then every 1000th. */
+#define JRN_BDB_LOG_BURST 10
 static void
 jrn_bdb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
-    (void)env;
-    RTR_LOG(CMN_LOG_WARNING, "JRN-BDB", "dir=%s bdb=\"%s\"", pfx ? pfx : "?", msg);
+    jrn_t *j = env->app_private;
+    uint64_t n = j ? __atomic_add_fetch(&j->bdb_messages, 1, __ATOMIC_RELAXED) : 1;
+
+    if (n <= JRN_BDB_LOG_BURST || n % 1000 == 0)
+        RTR_LOG(CMN_LOG_WARNING, "JRN-BDB", "dir=%s seen=%" PRIu64 " bdb=\"%s\"", pfx ? pfx : "?",
+                n, msg);
 }
 
 /* jrn_lock_owner - take DIR/LOCK exclusively (writer) and record our PID. */
@@ -154,16 +162,51 @@ done:
     return sts;
 }
 
+static void jrn_remove_dir(const char *path);
+
+/* jrn_tmp_base - where private copies go: $TMPDIR or /tmp. */
+static const char *
+jrn_tmp_base(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
+/* jrn_reap_stale_copies - remove view copies left by readers that were killed (the PID in
+ * the name is no longer running), so that killed `rtrcli dump` runs do not fill /tmp. */
+static void
+jrn_reap_stale_copies(void)
+{
+    char path[4096];
+    struct dirent *de;
+    DIR *d = opendir(jrn_tmp_base());
+    long pid;
+
+    if (d == NULL)
+        return;
+    while ((de = readdir(d)) != NULL) {
+        if (sscanf(de->d_name, "rtr-jrn-view-%ld-", &pid) != 1 || pid <= 0)
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", jrn_tmp_base(), de->d_name);
+        jrn_remove_dir(path);
+    }
+    closedir(d);
+}
+
 /* jrn_make_private_copy - copy the databases and logs of j->dir into a new temp dir. */
 static rtr_status_t
 jrn_make_private_copy(jrn_t *j)
 {
-    char tmpl[] = "/tmp/rtr-jrn-view-XXXXXX";
+    char tmpl[4096];
     char from[4096], to[4096];
     struct dirent *de;
     rtr_status_t sts = RTR_STS_OK;
     DIR *d;
 
+    jrn_reap_stale_copies();
+    snprintf(tmpl, sizeof tmpl, "%s/rtr-jrn-view-%ld-XXXXXX", jrn_tmp_base(), (long)getpid());
     if (mkdtemp(tmpl) == NULL || (j->home = strdup(tmpl)) == NULL)
         return RTR_STS_IOERR;
     j->private_copy = true;
@@ -183,23 +226,31 @@ jrn_make_private_copy(jrn_t *j)
     return sts;
 }
 
+/* jrn_remove_dir - remove a private copy: plain files one level deep, then the directory. */
 static void
-jrn_remove_private_copy(jrn_t *j)
+jrn_remove_dir(const char *dir)
 {
     char path[4096];
     struct dirent *de;
-    DIR *d;
+    DIR *d = opendir(dir);
 
-    if (!j->private_copy || j->home == NULL || (d = opendir(j->home)) == NULL)
+    if (d == NULL)
         return;
     while ((de = readdir(d)) != NULL) {
         if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
-        snprintf(path, sizeof path, "%s/%s", j->home, de->d_name);
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
         unlink(path);
     }
     closedir(d);
-    rmdir(j->home);
+    rmdir(dir);
+}
+
+static void
+jrn_remove_private_copy(jrn_t *j)
+{
+    if (j->private_copy && j->home != NULL)
+        jrn_remove_dir(j->home);
 }
 
 static rtr_status_t
@@ -211,6 +262,7 @@ jrn_env_open(jrn_t *j, const jrn_options_t *opt)
 
     if ((ret = db_env_create(&j->env, 0)) != 0)
         return jrn_map_db_error(j, ret, "db_env_create");
+    j->env->app_private = j;
     j->env->set_errcall(j->env, jrn_bdb_errcall);
     j->env->set_errpfx(j->env, j->dir);
     j->env->set_cachesize(j->env, 0, cache_mb * 1024u * 1024u, 1);
@@ -386,6 +438,7 @@ jrn_release(jrn_t *j)
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->work_cv);
     pthread_cond_destroy(&j->flush_cv);
+    pthread_cond_destroy(&j->ckpt_cv);
     for (int i = 0; i < JRN_WAIT_SLOTS; i++)
         pthread_cond_destroy(&j->done_cv[i]);
     free(j->home);
@@ -411,6 +464,11 @@ jrn_open(const jrn_options_t *opt, jrn_t **out)
     pthread_mutex_init(&j->lock, NULL);
     pthread_cond_init(&j->work_cv, NULL);
     pthread_cond_init(&j->flush_cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->ckpt_cv, &ca);
+    pthread_condattr_destroy(&ca);
     for (int i = 0; i < JRN_WAIT_SLOTS; i++)
         pthread_cond_init(&j->done_cv[i], NULL);
     j->readonly = opt->readonly;

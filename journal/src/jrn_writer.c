@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jrn_impl.h"
@@ -175,16 +176,47 @@ jrn_admit(const jrn_t *j, uint64_t new_bytes)
     return j->st.live_bytes + j->q_new_bytes + new_bytes <= j->max_bytes - j->reserve_bytes;
 }
 
+/* jrn_meta_ops_valid - every meta operation names an existing partition by its own id and
+ * name. A mismatch would leave two ids for one name (or one id for two) in the partition
+ * table, and the journal would no longer open. */
+static bool
+jrn_meta_ops_valid(jrn_t *j, const jrn_batch_t *b)
+{
+    bool ok = true;
+
+    pthread_mutex_lock(&j->part_lock);
+    for (size_t i = 0; ok && i < b->nops; i++) {
+        const jrn_op_t *op = &b->ops[i];
+        ok = op->kind != JRN_OP_META ||
+             (op->part < j->nparts && strcmp(j->part_names[op->part], op->name) == 0);
+    }
+    pthread_mutex_unlock(&j->part_lock);
+    return ok;
+}
+
 rtr_status_t
 jrn_submit(jrn_t *j, jrn_batch_t **bp, uint64_t *ticket)
 {
     jrn_batch_t *b = bp ? *bp : NULL;
-    rtr_status_t sts = RTR_STS_OK;
 
     if (j == NULL || b == NULL || b->nops == 0)
         return RTR_STS_INVARG;
     if (j->readonly)
         return RTR_STS_JNLRDONLY;
+    if (!jrn_meta_ops_valid(j, b)) {
+        RTR_LOG(CMN_LOG_ERR, "JRN-BADMETA",
+                "dir=%s msg=\"meta names a partition by another id or name: refused\"", j->dir);
+        return RTR_STS_INVARG;
+    }
+    return jrn_queue(j, bp, ticket);
+}
+
+rtr_status_t
+jrn_queue(jrn_t *j, jrn_batch_t **bp, uint64_t *ticket)
+{
+    jrn_batch_t *b = *bp;
+    rtr_status_t sts = RTR_STS_OK;
+
     pthread_mutex_lock(&j->lock);
     if (j->st.failure != RTR_STS_OK) {
         sts = j->st.failure;
@@ -531,22 +563,63 @@ jrn_free_list(jrn_batch_t *list)
     }
 }
 
-static void
-jrn_maybe_checkpoint(jrn_t *j, uint64_t bytes)
+/* jrn_checkpointer_main - checkpoints off the commit path (a failed one is sticky). A checkpoint
+ * writes the cache's dirty pages (a long burst of I/O); on the writer thread it stalled every
+ * commit behind it for ~100 ms. Here it runs beside the writer. BDB itself decides from the real
+ * log volume (txn_checkpoint's kbyte argument) whether one is due; the writer only kicks this
+ * thread early under load, and an idle journal is looked at once a second so that old log files are
+ * removed (DB_LOG_AUTO_REMOVE) even without traffic. */
+static void *
+jrn_checkpointer_main(void *arg)
 {
-    int ret;
+    jrn_t *j = arg;
+    DB_LSN last = { 0, 0 };
+    struct timespec ts;
 
-    j->since_checkpoint += bytes;
-    if (j->since_checkpoint < j->checkpoint_bytes)
-        return;
-    j->since_checkpoint = 0;
-    if ((ret = j->env->txn_checkpoint(j->env, 0, 0, 0)) != 0) {
-        jrn_map_db_error(j, ret, "checkpoint"); /* not fatal: the log keeps everything */
-        return;
-    }
     pthread_mutex_lock(&j->lock);
-    j->st.checkpoints++;
+    while (!j->ckpt_stop) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&j->ckpt_cv, &j->lock, &ts);
+        if (j->ckpt_stop || j->st.failure != RTR_STS_OK)
+            continue;
+        pthread_mutex_unlock(&j->lock);
+        DB_TXN_STAT *ts_stat = NULL;
+        int ret = j->env->txn_checkpoint(j->env, (uint32_t)(j->checkpoint_bytes >> 10), 0, 0);
+        bool done = false;
+        if (ret != 0) {
+            /* A checkpoint writes and fsyncs the databases: after a failed fsync the kernel
+             * may have dropped those pages, and a later "successful" checkpoint would let BDB
+             * remove the log that still holds them. So this fails the journal too. */
+            pthread_mutex_lock(&j->lock);
+            if (j->st.failure == RTR_STS_OK)
+                jrn_fail(j);
+            pthread_mutex_unlock(&j->lock);
+            jrn_log_failure(j, ret, "checkpoint");
+        } else if (j->env->txn_stat(j->env, &ts_stat, 0) == 0) {
+            done = log_compare(&ts_stat->st_last_ckp, &last) != 0;
+            last = ts_stat->st_last_ckp;
+            free(ts_stat);
+        }
+        pthread_mutex_lock(&j->lock);
+        if (done)
+            j->st.checkpoints++;
+    }
+    j->ckpt_running = false;
     pthread_mutex_unlock(&j->lock);
+    return NULL;
+}
+
+/* jrn_kick_checkpointer - the writer wrote `bytes` of records: wake the checkpointer after a
+ * quarter of the checkpoint interval (it asks BDB, which counts the real log). Lock held. */
+static void
+jrn_kick_checkpointer(jrn_t *j, uint64_t bytes)
+{
+    j->since_kick += bytes;
+    if (j->since_kick >= j->checkpoint_bytes / 4) {
+        j->since_kick = 0;
+        pthread_cond_signal(&j->ckpt_cv);
+    }
 }
 
 /* jrn_flush_to - steps 3 and 4: one log flush covers everything written before it began,
@@ -615,6 +688,7 @@ jrn_writer_main(void *arg)
             inline_flush = j->q_head == NULL;
             if (!inline_flush)
                 pthread_cond_signal(&j->flush_cv);
+            jrn_kick_checkpointer(j, new_bytes);
         } else if (!failed) {
             jrn_fail(j);
         }
@@ -623,8 +697,6 @@ jrn_writer_main(void *arg)
             jrn_log_failure(j, ret, "write");
         if (inline_flush)
             jrn_flush_to(j, last->ticket);
-        if (!failed && ret == 0)
-            jrn_maybe_checkpoint(j, new_bytes);
         jrn_free_list(list);
         pthread_mutex_lock(&j->lock);
     }
@@ -659,30 +731,46 @@ jrn_flusher_main(void *arg)
     return NULL;
 }
 
+/* jrn_thread_start - create one of the journal's threads; logs on failure. */
+static bool
+jrn_thread_start(jrn_t *j, pthread_t *t, void *(*fn)(void *), const char *what)
+{
+    int err = pthread_create(t, NULL, fn, j);
+    if (err != 0)
+        RTR_LOG(CMN_LOG_ERR, "JRN-THREAD", "dir=%s thread=%s err=%d msg=\"cannot start\"", j->dir,
+                what, err);
+    return err == 0;
+}
+
 rtr_status_t
 jrn_writer_start(jrn_t *j)
 {
-    int err;
-
-    j->writer_running = j->flusher_running = true;
-    if ((err = pthread_create(&j->flusher, NULL, jrn_flusher_main, j)) != 0) {
-        j->writer_running = j->flusher_running = false;
-        RTR_LOG(CMN_LOG_ERR, "JRN-THREAD", "dir=%s err=%d msg=\"cannot start flusher\"", j->dir,
-                err);
+    j->writer_running = j->flusher_running = j->ckpt_running = true;
+    if (!jrn_thread_start(j, &j->checkpointer, jrn_checkpointer_main, "checkpointer")) {
+        j->writer_running = j->flusher_running = j->ckpt_running = false;
         return RTR_STS_NOMEM;
     }
-    if ((err = pthread_create(&j->writer, NULL, jrn_writer_main, j)) != 0) {
-        RTR_LOG(CMN_LOG_ERR, "JRN-THREAD", "dir=%s err=%d msg=\"cannot start writer\"", j->dir,
-                err);
+    if (!jrn_thread_start(j, &j->flusher, jrn_flusher_main, "flusher")) {
+        j->writer_running = j->flusher_running = false;
+        goto fail_ckpt;
+    }
+    if (!jrn_thread_start(j, &j->writer, jrn_writer_main, "writer")) {
         pthread_mutex_lock(&j->lock);
         j->writer_running = false;
         pthread_cond_signal(&j->flush_cv);
         pthread_mutex_unlock(&j->lock);
         pthread_join(j->flusher, NULL);
-        return RTR_STS_NOMEM;
+        goto fail_ckpt;
     }
     j->threads_started = true;
     return RTR_STS_OK;
+fail_ckpt:
+    pthread_mutex_lock(&j->lock);
+    j->ckpt_stop = true;
+    pthread_cond_signal(&j->ckpt_cv);
+    pthread_mutex_unlock(&j->lock);
+    pthread_join(j->checkpointer, NULL);
+    return RTR_STS_NOMEM;
 }
 
 void
@@ -696,5 +784,10 @@ jrn_writer_stop(jrn_t *j)
         return;
     pthread_join(j->writer, NULL);
     pthread_join(j->flusher, NULL);
+    pthread_mutex_lock(&j->lock);
+    j->ckpt_stop = true;
+    pthread_cond_signal(&j->ckpt_cv);
+    pthread_mutex_unlock(&j->lock);
+    pthread_join(j->checkpointer, NULL);
     j->threads_started = false;
 }

@@ -18,7 +18,7 @@
 #include "tool.h"
 
 static const cli_cmd_t cli_cmds[] = {
-    { "check", "facility", "FILE",
+    { "check", "facility", "FILE [--node NAME] [--json]",
       "validate a facility configuration file without starting anything", cli_check_facility },
     { "dump", "journal", "DIR [--partition P] [--tid T] [--state S] [--limit N] [--json]",
       "print the records of a backend journal (read-only; live or stopped)", cli_dump_journal },
@@ -65,12 +65,7 @@ cli_run(int argc, char **argv)
         if (strcmp(args[0], c->verb) != 0 || n < 2 ||
             strncmp(args[1], c->noun, strlen(args[1])) != 0)
             continue;
-        for (int k = 2; k < n; k++) {
-            if (strcmp(args[k], "--help") == 0 || strcmp(args[k], "-h") == 0) {
-                printf("usage: rtrcli %s %s %s\n  %s\n", c->verb, c->noun, c->usage, c->help);
-                return TOOL_EXIT_OK;
-            }
-        }
+        /* Each command answers --help itself (it knows its options in detail). */
         return c->fn(&opts, n - 2, args + 2);
     }
     fprintf(stderr, "rtrcli: unknown command '%s%s%s' (try `rtrcli help`)\n", args[0],

@@ -100,6 +100,7 @@ tool_table_free(tool_table_t **tp)
 void
 tool_json_print(const json_t *v, FILE *out)
 {
-    json_dumpf(v, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* 12 significant digits: 1930.5 prints as 1930.5, not 1930.5000000000002 */
+    json_dumpf(v, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     fputc('\n', out);
 }
