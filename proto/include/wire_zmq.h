@@ -1,0 +1,43 @@
+/*
+ * wire_zmq.h - one Envelope per ZeroMQ message, over DEALER and ROUTER sockets.
+ *
+ * A ROUTER socket's messages carry the peer's routing id as the first frame; a DEALER's carry
+ * only the envelope. These helpers hide that difference and run every received frame through
+ * the strict decoder (wire.h), so no caller ever sees an unchecked frame.
+ *
+ * Thread rule: a ZeroMQ socket belongs to one thread; call these only from that thread.
+ */
+#ifndef WIRE_ZMQ_H
+#define WIRE_ZMQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+#define WIRE_ZMQ_IDMAX 255 /* ZeroMQ routing ids are at most 255 bytes */
+
+/* A routing id (ROUTER sockets). len 0 = none (DEALER). */
+typedef struct {
+    uint8_t bytes[WIRE_ZMQ_IDMAX];
+    size_t len;
+} wire_zmq_id_t;
+
+/* wire_zmq_send - encode env and send it; on a ROUTER socket give the peer's id (else NULL).
+ * flags: ZMQ_DONTWAIT or 0. RTR_STS_OK, RTR_STS_BUSY (would block / peer unknown with
+ * ZMQ_ROUTER_MANDATORY), RTR_STS_WIRE_OVERSIZE, RTR_STS_IOERR (logged with zmq_strerror). */
+rtr_status_t wire_zmq_send(void *sock, const wire_zmq_id_t *to, const Rtr__Envelope *env,
+                           int flags);
+
+/* wire_zmq_recv - receive one message without blocking (call it when zmq_poll says POLLIN).
+ * If `from` is not NULL the socket is a ROUTER and *from gets the sender's id. On RTR_STS_OK
+ * *out is a decoded envelope the caller frees with wire_free. RTR_STS_BUSY when nothing is
+ * waiting; a rejected frame returns its wire status (counted in ctr) and is consumed whole;
+ * RTR_STS_WIRE_MALFORMED also for a message with the wrong number of frames. */
+rtr_status_t wire_zmq_recv(void *sock, wire_zmq_id_t *from, wire_counters_t *ctr,
+                           Rtr__Envelope **out);
+
+/* wire_zmq_id_set - make an id from a string (truncated to WIRE_ZMQ_IDMAX). */
+void wire_zmq_id_set(wire_zmq_id_t *id, const char *s);
+
+#endif /* WIRE_ZMQ_H */
