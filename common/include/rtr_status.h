@@ -56,7 +56,9 @@ extern "C" {
     X(WIRE_NOBODY, "frame has no body")                                           \
     X(FORGOTTEN, "transaction is below the client's watermark and was forgotten") \
     X(TIDREUSED, "transaction id reused with different messages")                 \
-    X(INTERNAL, "internal error")
+    X(INTERNAL, "internal error")                                                 \
+    X(NOROUTER, "no router reachable: transaction rejected before its vote")      \
+    X(OUTCOMEUNKNOWN, "router lost after the vote request: outcome not yet known")
 
 typedef enum {
 #define RTR_STATUS_ENUM_(name, text) RTR_STS_##name,

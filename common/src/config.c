@@ -16,51 +16,25 @@
  * Of the lexical scan and libconfig, the problem on the earlier line is reported, so the first
  * error in the file always wins. Nothing here has state outside the call; nothing on disk is
  * created or changed.
+ *
+ * The loader is three files around config_impl.h. This one holds the option table and the
+ * public descriptors, the diagnostics, the endpoint and directory syntax, step 3 (the table
+ * walk, cmn_cfg_group), the load entry points and the lookups. config_lex.c does steps 1 and 2
+ * (cmn_cfg_parse); config_check.c does step 4 (cmn_cfg_build). Each of those two exports one
+ * entry point and uses only what config_impl.h declares from here.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <libconfig.h>
 
 #include "cmn.h"
 #include "cmn_config.h"
-
-#define CMN_CFG_FILE_MAX (16u << 20) /* a facility file larger than this is refused */
-#define CMN_CFG_DIR_MAX  1024        /* longest journal directory path */
-
-/* ---- raw values, filled by the table walk (step 3) ---------------------------------- */
-
-typedef struct {
-    char *facility;
-    const config_setting_t *key, *routers, *backends, *partitions, *settings;
-} cmn_raw_top_t;
-
-typedef struct {
-    int type;
-    int64_t offset, length;
-} cmn_raw_seg_t;
-
-typedef struct {
-    char *name;
-    const config_setting_t *low, *high;
-    char *primary, *secondary;
-    const config_setting_t *standby;
-    bool concurrent;
-    int remember;
-} cmn_raw_part_t;
-
-typedef struct {
-    int64_t heartbeat_ms, failure_timeout_ms, max_frame_bytes, journal_max_mb;
-    int log_level;
-} cmn_raw_settings_t;
+#include "config_impl.h"
 
 /* ---- the option table ----------------------------------------------------------------- */
 
@@ -211,18 +185,7 @@ cmn_config_type_name(cmn_config_type_t type)
 
 /* ---- load context and diagnostics ----------------------------------------------------- */
 
-typedef struct {
-    const char *path;
-    cmn_diag_t *diag;
-    bool nomem;
-} cmn_cfg_t;
-
-/* cmn_cfg_fail - record the first error ("FILE:LINE: message") and return RTR_STS_CONFIG
- * (RTR_STS_NOMEM if even that fails). Later errors are dropped: the first one is the report. */
-static rtr_status_t cmn_cfg_fail(cmn_cfg_t *c, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static rtr_status_t
+rtr_status_t
 cmn_cfg_fail(cmn_cfg_t *c, int line, const char *fmt, ...)
 {
     cmn_diag_t *d = c->diag;
@@ -254,11 +217,7 @@ cmn_cfg_fail(cmn_cfg_t *c, int line, const char *fmt, ...)
     return RTR_STS_CONFIG;
 }
 
-/* cmn_cfg_warn - add a warning; a failed allocation only marks the context. */
-static void cmn_cfg_warn(cmn_cfg_t *c, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 cmn_cfg_warn(cmn_cfg_t *c, int line, const char *fmt, ...)
 {
     cmn_diag_t *d = c->diag;
@@ -289,6 +248,13 @@ fail:
     c->nomem = true;
 }
 
+rtr_status_t
+cmn_cfg_nomem(cmn_cfg_t *c)
+{
+    c->nomem = true;
+    return RTR_STS_NOMEM;
+}
+
 void
 cmn_diag_free(cmn_diag_t **diag)
 {
@@ -307,21 +273,21 @@ cmn_diag_free(cmn_diag_t **diag)
     *diag = NULL;
 }
 
-static int
+int
 cmn_cfg_line(const config_setting_t *s)
 {
     return s != NULL ? (int)config_setting_source_line(s) : 0;
 }
 
 /* cmn_cfg_member_line - the line of g's member `name`, or of g itself if it has none. */
-static int
+int
 cmn_cfg_member_line(const config_setting_t *g, const char *name)
 {
     const config_setting_t *m = g != NULL ? config_setting_get_member(g, name) : NULL;
     return cmn_cfg_line(m != NULL ? m : g);
 }
 
-static const char *
+const char *
 cmn_cfg_kind(const config_setting_t *s)
 {
     switch (config_setting_type(s)) {
@@ -345,7 +311,7 @@ cmn_cfg_kind(const config_setting_t *s)
     }
 }
 
-static bool
+bool
 cmn_cfg_is_int(const config_setting_t *s)
 {
     return config_setting_type(s) == CONFIG_TYPE_INT || config_setting_type(s) == CONFIG_TYPE_INT64;
@@ -354,7 +320,7 @@ cmn_cfg_is_int(const config_setting_t *s)
 /* cmn_cfg_num - an integer setting's value. Hex literals are bit patterns, so they are read as
  * unsigned (0xFFFFFFFF is 4294967295, 0xFFFFFFFFFFFFFFFFL is UINT64_MAX). Returns true and sets
  * *neg for a negative value, false and sets *pos otherwise. */
-static bool
+bool
 cmn_cfg_num(const config_setting_t *s, int64_t *neg, uint64_t *pos)
 {
     if (config_setting_get_format(s) == CONFIG_FORMAT_HEX) {
@@ -373,405 +339,135 @@ cmn_cfg_num(const config_setting_t *s, int64_t *neg, uint64_t *pos)
     return false;
 }
 
-static const char *
-cmn_plural(size_t n)
-{
-    return n == 1 ? "" : "s";
-}
-
-/* ---- step 1: the lexical scan --------------------------------------------------------- */
-
-typedef struct {
-    const char *name;
-    size_t len;
-    int line;
-} cmn_lex_name_t;
-
-typedef struct {
-    bool group;
-    cmn_lex_name_t *names;
-    size_t n, cap;
-} cmn_lex_frame_t;
-
-#define CMN_LEX_DEPTH 64 /* deeper nesting is not checked for duplicates (libconfig still is) */
-
-typedef struct {
-    const char *buf;
-    size_t len, i;
-    int line;
-    cmn_lex_frame_t frames[CMN_LEX_DEPTH];
-    size_t nesting; /* current frame; frame 0 is the top level */
-    int issue_line;
-    char issue[256];
-    bool nomem;
-} cmn_lex_t;
-
-static void cmn_lex_issue(cmn_lex_t *lx, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-cmn_lex_issue(cmn_lex_t *lx, int line, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (lx->issue_line != 0)
-        return;
-    lx->issue_line = line;
-    va_start(ap, fmt);
-    vsnprintf(lx->issue, sizeof lx->issue, fmt, ap);
-    va_end(ap);
-}
+/* ---- endpoint and directory syntax ------------------------------------------------ */
 
 static bool
-cmn_lex_isname(char ch, bool first)
+cmn_cfg_host_ok(const char *h, size_t n, char *why, size_t len)
 {
-    if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '*')
-        return true;
-    return !first && ((ch >= '0' && ch <= '9') || ch == '-' || ch == '_');
-}
+    bool numeric = true;
+    size_t label = 0;
 
-static bool
-cmn_lex_isdigit(char ch)
-{
-    return ch >= '0' && ch <= '9';
-}
-
-static char
-cmn_lex_at(const cmn_lex_t *lx, size_t i)
-{
-    return i < lx->len ? lx->buf[i] : '\0';
-}
-
-/* cmn_lex_open - enter a { group } or a ( list ) / [ array ]. */
-static void
-cmn_lex_open(cmn_lex_t *lx, bool group)
-{
-    lx->nesting++;
-    if (lx->nesting < CMN_LEX_DEPTH) {
-        cmn_lex_frame_t *f = &lx->frames[lx->nesting];
-        f->group = group;
-        f->n = 0;
+    if (n == 0)
+        return snprintf(why, len, "missing host"), false;
+    if (h[0] == '[') {
+        snprintf(why, len, "IPv6 addresses are not supported; use a host name or an IPv4 address");
+        return false;
     }
-}
-
-static void
-cmn_lex_close(cmn_lex_t *lx)
-{
-    if (lx->nesting > 0)
-        lx->nesting--;
-}
-
-/* cmn_lex_define - a setting name was followed by '=' or ':' in the current scope. */
-static void
-cmn_lex_define(cmn_lex_t *lx, const char *name, size_t len, int line)
-{
-    cmn_lex_frame_t *f;
-    cmn_lex_name_t *v;
-
-    if (lx->nesting >= CMN_LEX_DEPTH)
-        return;
-    f = &lx->frames[lx->nesting];
-    if (!f->group)
-        return;
-    for (size_t k = 0; k < f->n; k++) {
-        if (f->names[k].len == len && memcmp(f->names[k].name, name, len) == 0) {
-            cmn_lex_issue(lx, line, "duplicate key \"%.*s\" (first defined at line %d)", (int)len,
-                          name, f->names[k].line);
-            return;
-        }
+    if ((n == 1 && h[0] == '*') || (n == 7 && strncmp(h, "0.0.0.0", 7) == 0)) {
+        snprintf(why, len, "\"%.*s\" is not an address other nodes can connect to", (int)n, h);
+        return false;
     }
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        v = realloc(f->names, cap * sizeof *v);
-        if (v == NULL) {
-            lx->nomem = true;
-            return;
-        }
-        f->names = v;
-        f->cap = cap;
-    }
-    f->names[f->n++] = (cmn_lex_name_t){ name, len, line };
-}
-
-/* cmn_lex_number - an integer or float literal at lx->i; checks that an integer fits the type
- * libconfig will give it (32 bits, or 64 with the L suffix). */
-static void
-cmn_lex_number(cmn_lex_t *lx)
-{
-    size_t start = lx->i, i = lx->i, ndig = 0;
-    bool neg = false, hex = false, over = false, isfloat = false, suffix;
-    uint64_t v = 0;
-    char ch = cmn_lex_at(lx, i);
-
-    if (ch == '-' || ch == '+') {
-        neg = ch == '-';
-        i++;
-    }
-    if (cmn_lex_at(lx, i) == '0' &&
-        (cmn_lex_at(lx, i + 1) == 'x' || cmn_lex_at(lx, i + 1) == 'X')) {
-        hex = true;
-        i += 2;
-        for (; strchr("0123456789abcdefABCDEF", cmn_lex_at(lx, i)) && cmn_lex_at(lx, i); i++) {
-            if (ndig > 0 || cmn_lex_at(lx, i) != '0')
-                ndig++;
-        }
-    } else {
-        for (; cmn_lex_isdigit(cmn_lex_at(lx, i)); i++) {
-            uint64_t d = (uint64_t)(cmn_lex_at(lx, i) - '0');
-            if (v > (UINT64_MAX - d) / 10)
-                over = true;
-            else
-                v = v * 10 + d;
-        }
-        ch = cmn_lex_at(lx, i);
-        if (ch == '.' || ch == 'e' || ch == 'E') {
-            isfloat = true;
-            for (; strchr("0123456789.eE", cmn_lex_at(lx, i)) && cmn_lex_at(lx, i); i++) {
-                ch = cmn_lex_at(lx, i);
-                if ((ch == 'e' || ch == 'E') &&
-                    (cmn_lex_at(lx, i + 1) == '-' || cmn_lex_at(lx, i + 1) == '+'))
-                    i++;
+    for (size_t i = 0; i < n; i++)
+        if (!cmn_cfg_isdigit(h[i]) && h[i] != '.')
+            numeric = false;
+    if (numeric) {
+        unsigned parts = 0, v = 0, digits = 0;
+        for (size_t i = 0; i <= n; i++) {
+            if (i == n || h[i] == '.') {
+                if (digits == 0 || digits > 3 || v > 255)
+                    break;
+                parts++;
+                v = digits = 0;
+            } else {
+                v = v * 10 + (unsigned)(h[i] - '0');
+                digits++;
             }
         }
-    }
-    suffix = !isfloat && cmn_lex_at(lx, i) == 'L';
-    if (suffix) {
-        i++;
-        if (cmn_lex_at(lx, i) == 'L')
-            i++;
-    }
-    lx->i = i;
-    if (isfloat)
-        return;
-
-    int shown = (int)((i - start) > 40 ? 40 : (i - start));
-    const char *text = lx->buf + start;
-    bool fits32, fits64;
-    if (hex) {
-        fits32 = ndig <= 8;
-        fits64 = ndig <= 16;
-    } else {
-        fits32 = !over && v <= (neg ? UINT64_C(2147483648) : UINT64_C(2147483647));
-        fits64 = !over && v <= (neg ? UINT64_C(9223372036854775808) : (uint64_t)INT64_MAX);
-    }
-    if (suffix ? fits64 : fits32)
-        return;
-    if (!suffix && fits64)
-        cmn_lex_issue(lx, lx->line,
-                      "integer %.*s does not fit in 32 bits; write %.*sL for a 64-bit integer",
-                      shown, text, shown, text);
-    else
-        cmn_lex_issue(lx, lx->line, "integer %.*s does not fit in 64 bits", shown, text);
-}
-
-/* cmn_lex_skip - skip a comment or string at lx->i if there is one; counts lines. */
-static bool
-cmn_lex_skip(cmn_lex_t *lx)
-{
-    char ch = cmn_lex_at(lx, lx->i), next = cmn_lex_at(lx, lx->i + 1);
-
-    if (ch == '#' || (ch == '/' && next == '/')) {
-        while (lx->i < lx->len && lx->buf[lx->i] != '\n')
-            lx->i++;
-        return true;
-    }
-    if (ch == '/' && next == '*') {
-        lx->i += 2;
-        while (lx->i < lx->len && !(lx->buf[lx->i] == '*' && cmn_lex_at(lx, lx->i + 1) == '/')) {
-            if (lx->buf[lx->i] == '\n')
-                lx->line++;
-            lx->i++;
+        if (parts != 4 || (n > 0 && h[n - 1] == '.')) {
+            snprintf(why, len, "\"%.*s\" is not a valid IPv4 address", (int)n, h);
+            return false;
         }
-        lx->i += 2;
         return true;
     }
-    if (ch == '"') {
-        for (lx->i++; lx->i < lx->len && lx->buf[lx->i] != '"'; lx->i++) {
-            if (lx->buf[lx->i] == '\\' && lx->i + 1 < lx->len)
-                lx->i++;
-            if (lx->buf[lx->i] == '\n')
-                lx->line++;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || h[i] == '.') {
+            if (label == 0 || label > 63 || h[i - 1] == '-' || h[i - label] == '-' || n > 253)
+                goto bad;
+            label = 0;
+        } else if ((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
+                   cmn_cfg_isdigit(h[i]) || h[i] == '-') {
+            label++;
+        } else {
+            goto bad;
         }
-        lx->i++;
-        return true;
     }
+    return true;
+bad:
+    snprintf(why, len, "\"%.*s\" is not a valid host name", (int)n, h);
     return false;
 }
 
-/* cmn_cfg_lex - step 1 over the whole buffer. Sets lx->issue_line (0: nothing found). */
-static void
-cmn_cfg_lex(cmn_lex_t *lx)
+/* cmn_cfg_endpoint_why - why `ep` is not an endpoint of the kinds `flags` allows (the reason is
+ * written into why, which is returned), or NULL when it is a valid one. */
+static const char *
+cmn_cfg_endpoint_why(const char *ep, unsigned flags, char *why, size_t len)
 {
-    const char *pending = NULL; /* a name that may be followed by '=' or ':' */
-    size_t plen = 0;
-    int pline = 0;
+    const char *expect = (flags & CMN_CFG_IPC) ? "expected tcp://HOST:PORT or ipc:///PATH"
+                                               : "expected tcp://HOST:PORT";
 
-    lx->line = 1;
-    lx->frames[0].group = true;
-    /* libconfig stops reading at a NUL byte: scan up to it, then report it. */
-    const char *nul = memchr(lx->buf, '\0', lx->len);
-    if (nul != NULL)
-        lx->len = (size_t)(nul - lx->buf);
-    while (lx->i < lx->len && lx->issue_line == 0 && !lx->nomem) {
-        char ch = lx->buf[lx->i];
-
-        if (ch == '\n') {
-            lx->line++;
-            lx->i++;
-            continue;
+    if (strncmp(ep, "ipc://", 6) == 0) {
+        const char *p = ep + 6;
+        if (*p != '/') {
+            snprintf(why, len, "the ipc path must be absolute (ipc:///PATH)");
+            return why;
         }
-        if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v') {
-            lx->i++;
-            continue;
+        if (p[strlen(p) - 1] == '/') {
+            snprintf(why, len, "the ipc path names a directory");
+            return why;
         }
-        if (cmn_lex_skip(lx))
-            continue;
-        if (ch == '=' || ch == ':') {
-            if (pending != NULL)
-                cmn_lex_define(lx, pending, plen, pline);
-            pending = NULL;
-            lx->i++;
-            continue;
-        }
-        pending = NULL;
-        if (cmn_lex_isname(ch, true)) {
-            pending = lx->buf + lx->i;
-            pline = lx->line;
-            while (lx->i < lx->len && cmn_lex_isname(lx->buf[lx->i], false))
-                lx->i++;
-            plen = (size_t)(lx->buf + lx->i - pending);
-        } else if (cmn_lex_isdigit(ch) || ((ch == '-' || ch == '+' || ch == '.') &&
-                                           cmn_lex_isdigit(cmn_lex_at(lx, lx->i + 1)))) {
-            cmn_lex_number(lx);
-        } else if (ch == '@' && lx->len - lx->i >= 8 &&
-                   memcmp(lx->buf + lx->i, "@include", 8) == 0) {
-            cmn_lex_issue(lx, lx->line, "@include is not supported: a facility is one file");
-        } else {
-            if (ch == '{')
-                cmn_lex_open(lx, true);
-            else if (ch == '(' || ch == '[')
-                cmn_lex_open(lx, false);
-            else if (ch == '}' || ch == ')' || ch == ']')
-                cmn_lex_close(lx);
-            lx->i++;
-        }
+        return NULL;
     }
-    if (nul != NULL && lx->issue_line == 0) {
-        int line = 1;
-        for (const char *p = lx->buf; p < nul; p++)
-            line += *p == '\n';
-        cmn_lex_issue(lx, line, "the file contains a NUL byte");
+    if (strncmp(ep, "tcp://", 6) != 0) {
+        snprintf(why, len, "%s", expect);
+        return why;
     }
+    const char *hp = ep + 6, *colon = strrchr(hp, ':');
+    if (colon == NULL) {
+        snprintf(why, len, "missing :PORT (%s)", expect);
+        return why;
+    }
+    if (!cmn_cfg_host_ok(hp, (size_t)(colon - hp), why, len))
+        return why;
+    const char *port = colon + 1;
+    unsigned long v = 0;
+    size_t nd = strlen(port);
+    bool ok = nd >= 1 && nd <= 5;
+    for (size_t i = 0; ok && i < nd; i++) {
+        ok = cmn_cfg_isdigit(port[i]);
+        v = v * 10 + (unsigned long)(port[i] - '0');
+    }
+    if (!ok || v < 1 || v > 65535) {
+        snprintf(why, len, "port \"%s\" is not a number from 1 to 65535", port);
+        return why;
+    }
+    return NULL;
 }
 
-static void
-cmn_lex_free(cmn_lex_t *lx)
+/* cmn_cfg_dir_normalize - make `path` an absolute path without "//" or a trailing "/", in
+ * place; returns a static reason when the path is refused, NULL when it is fine. */
+static const char *
+cmn_cfg_dir_normalize(char *path)
 {
-    for (size_t k = 0; k < CMN_LEX_DEPTH; k++)
-        free(lx->frames[k].names);
-}
+    char *w = path;
 
-/* ---- steps 1 and 2: read and parse ---------------------------------------------------- */
-
-/* cmn_cfg_read - the whole file into a NUL-terminated buffer (caller frees). */
-static rtr_status_t
-cmn_cfg_read(cmn_cfg_t *c, char **out, size_t *outlen)
-{
-    struct stat st;
-    char *buf = NULL;
-    size_t n = 0;
-    int fd = open(c->path, O_RDONLY | O_CLOEXEC);
-    rtr_status_t sts;
-
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        sts = cmn_cfg_fail(c, 0, "cannot read the file: %s", strerror(errno));
-        goto fail;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        sts = cmn_cfg_fail(c, 0, "not a regular file");
-        goto fail;
-    }
-    if ((uint64_t)st.st_size > CMN_CFG_FILE_MAX) {
-        close(fd);
-        return cmn_cfg_fail(c, 0, "the file is too large (%" PRIu64 " bytes; the limit is %u MiB)",
-                            (uint64_t)st.st_size, CMN_CFG_FILE_MAX >> 20);
-    }
-    buf = malloc((size_t)st.st_size + 2);
-    if (buf == NULL) {
-        sts = RTR_STS_NOMEM;
-        goto fail;
-    }
-    while (n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r < 0 && errno == EINTR)
+    if (path[0] != '/')
+        return "must be an absolute path";
+    for (const char *r = path; *r != '\0'; r++) {
+        if (*r == '/' && r[1] == '/')
             continue;
-        if (r < 0) {
-            sts = cmn_cfg_fail(c, 0, "cannot read the file: %s", strerror(errno));
-            goto fail;
-        }
-        if (r == 0)
-            break; /* shrank while reading: parse what is there */
-        n += (size_t)r;
+        *w++ = *r;
     }
-    close(fd);
-    /* libconfig 1.5 calls a final comment without a newline a syntax error: add the newline
-     * (it moves no line number). */
-    if (n == 0 || buf[n - 1] != '\n')
-        buf[n++] = '\n';
-    buf[n] = '\0';
-    *out = buf;
-    *outlen = n;
-    return RTR_STS_OK;
-fail:
-    if (fd >= 0)
-        close(fd);
-    free(buf);
-    return sts == RTR_STS_CONFIG ? RTR_STS_IOERR : sts;
-}
-
-/* cmn_cfg_parse - steps 1 and 2: the lexical scan, then libconfig; the earlier problem wins. */
-static rtr_status_t
-cmn_cfg_parse(cmn_cfg_t *c, config_t *cf)
-{
-    cmn_lex_t lx;
-    char *buf = NULL;
-    size_t len = 0;
-    rtr_status_t sts = cmn_cfg_read(c, &buf, &len);
-
-    if (sts != RTR_STS_OK)
-        return sts;
-    memset(&lx, 0, sizeof lx);
-    lx.buf = buf;
-    lx.len = len;
-    cmn_cfg_lex(&lx);
-    if (lx.nomem) {
-        sts = RTR_STS_NOMEM;
-        goto done;
+    *w = '\0';
+    if (w - path > 1 && w[-1] == '/')
+        w[-1] = '\0';
+    for (const char *p = path; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        if ((p[1] == '.' && (p[2] == '/' || p[2] == '\0')) ||
+            (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0')))
+            return "must not contain \".\" or \"..\" components";
     }
-    if (config_read_string(cf, buf) != CONFIG_TRUE) {
-        int line = config_error_line(cf);
-        const char *text = config_error_text(cf);
-
-        /* An error inside another file can only come from an @include, which step 1 refuses. */
-        if (lx.issue_line != 0 && (lx.issue_line <= line || config_error_file(cf) != NULL))
-            sts = cmn_cfg_fail(c, lx.issue_line, "%s", lx.issue);
-        else if (text != NULL && strcmp(text, "mismatched element type in array") == 0)
-            sts = cmn_cfg_fail(c, line,
-                               "mismatched element type in array: all values of an array [ ... ] "
-                               "must have one type (1 and 1L differ); use a list ( ... ) for "
-                               "mixed values");
-        else if (text != NULL && strcmp(text, "duplicate setting name") == 0)
-            sts = cmn_cfg_fail(c, line, "duplicate key");
-        else
-            sts = cmn_cfg_fail(c, line, "%s", text != NULL ? text : "syntax error");
-        goto done;
-    }
-    if (lx.issue_line != 0)
-        sts = cmn_cfg_fail(c, lx.issue_line, "%s", lx.issue);
-done:
-    cmn_lex_free(&lx);
-    free(buf);
-    return sts;
+    return NULL;
 }
 
 /* ---- step 3: the table walk ----------------------------------------------------------- */
@@ -848,21 +544,6 @@ cmn_cfg_dupstr(cmn_cfg_t *c, char **dst, const char *s)
         c->nomem = true;
     return *dst != NULL;
 }
-
-static rtr_status_t
-cmn_cfg_nomem(cmn_cfg_t *c)
-{
-    c->nomem = true;
-    return RTR_STS_NOMEM;
-}
-
-/* cmn_cfg_endpoint_why - why `ep` is not an endpoint of the kinds `flags` allows (the reason is
- * written into why, which is returned), or NULL when it is a valid one. */
-static const char *cmn_cfg_endpoint_why(const char *ep, unsigned flags, char *why, size_t len);
-
-/* cmn_cfg_dir_normalize - make `path` an absolute path without "//" or a trailing "/", in
- * place; returns a static reason when the path is refused, NULL when it is fine. */
-static const char *cmn_cfg_dir_normalize(char *path);
 
 /* cmn_cfg_name - a NAME value: length and characters. */
 static rtr_status_t
@@ -1081,7 +762,7 @@ cmn_cfg_default(const cmn_cfg_desc_t *d, void *raw)
 
 /* cmn_cfg_group - walk group g (NULL: absent, defaults only) of section sec against the table,
  * filling raw. `where` names g in messages ("" for the top level, "routers[0]"). */
-static rtr_status_t
+rtr_status_t
 cmn_cfg_group(cmn_cfg_t *c, const config_setting_t *g, cmn_config_section_t sec, const char *where,
               void *raw)
 {
@@ -1126,210 +807,7 @@ cmn_cfg_group(cmn_cfg_t *c, const config_setting_t *g, cmn_config_section_t sec,
     return RTR_STS_OK;
 }
 
-/* ---- endpoints and directories -------------------------------------------------------- */
-
-static bool
-cmn_cfg_host_ok(const char *h, size_t n, char *why, size_t len)
-{
-    bool numeric = true;
-    size_t label = 0;
-
-    if (n == 0)
-        return snprintf(why, len, "missing host"), false;
-    if (h[0] == '[') {
-        snprintf(why, len, "IPv6 addresses are not supported; use a host name or an IPv4 address");
-        return false;
-    }
-    if ((n == 1 && h[0] == '*') || (n == 7 && strncmp(h, "0.0.0.0", 7) == 0)) {
-        snprintf(why, len, "\"%.*s\" is not an address other nodes can connect to", (int)n, h);
-        return false;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (!cmn_lex_isdigit(h[i]) && h[i] != '.')
-            numeric = false;
-    if (numeric) {
-        unsigned parts = 0, v = 0, digits = 0;
-        for (size_t i = 0; i <= n; i++) {
-            if (i == n || h[i] == '.') {
-                if (digits == 0 || digits > 3 || v > 255)
-                    break;
-                parts++;
-                v = digits = 0;
-            } else {
-                v = v * 10 + (unsigned)(h[i] - '0');
-                digits++;
-            }
-        }
-        if (parts != 4 || (n > 0 && h[n - 1] == '.')) {
-            snprintf(why, len, "\"%.*s\" is not a valid IPv4 address", (int)n, h);
-            return false;
-        }
-        return true;
-    }
-    for (size_t i = 0; i <= n; i++) {
-        if (i == n || h[i] == '.') {
-            if (label == 0 || label > 63 || h[i - 1] == '-' || h[i - label] == '-' || n > 253)
-                goto bad;
-            label = 0;
-        } else if ((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
-                   cmn_lex_isdigit(h[i]) || h[i] == '-') {
-            label++;
-        } else {
-            goto bad;
-        }
-    }
-    return true;
-bad:
-    snprintf(why, len, "\"%.*s\" is not a valid host name", (int)n, h);
-    return false;
-}
-
-static const char *
-cmn_cfg_endpoint_why(const char *ep, unsigned flags, char *why, size_t len)
-{
-    const char *expect = (flags & CMN_CFG_IPC) ? "expected tcp://HOST:PORT or ipc:///PATH"
-                                               : "expected tcp://HOST:PORT";
-
-    if (strncmp(ep, "ipc://", 6) == 0) {
-        const char *p = ep + 6;
-        if (*p != '/') {
-            snprintf(why, len, "the ipc path must be absolute (ipc:///PATH)");
-            return why;
-        }
-        if (p[strlen(p) - 1] == '/') {
-            snprintf(why, len, "the ipc path names a directory");
-            return why;
-        }
-        return NULL;
-    }
-    if (strncmp(ep, "tcp://", 6) != 0) {
-        snprintf(why, len, "%s", expect);
-        return why;
-    }
-    const char *hp = ep + 6, *colon = strrchr(hp, ':');
-    if (colon == NULL) {
-        snprintf(why, len, "missing :PORT (%s)", expect);
-        return why;
-    }
-    if (!cmn_cfg_host_ok(hp, (size_t)(colon - hp), why, len))
-        return why;
-    const char *port = colon + 1;
-    unsigned long v = 0;
-    size_t nd = strlen(port);
-    bool ok = nd >= 1 && nd <= 5;
-    for (size_t i = 0; ok && i < nd; i++) {
-        ok = cmn_lex_isdigit(port[i]);
-        v = v * 10 + (unsigned long)(port[i] - '0');
-    }
-    if (!ok || v < 1 || v > 65535) {
-        snprintf(why, len, "port \"%s\" is not a number from 1 to 65535", port);
-        return why;
-    }
-    return NULL;
-}
-
-/* cmn_cfg_endpoint_key - a canonical form for "the same endpoint": host lowered, port as a
- * number, ipc paths with "//" collapsed. Caller frees; NULL when out of memory. */
-static char *
-cmn_cfg_endpoint_key(const char *ep)
-{
-    char *k = NULL;
-
-    if (strncmp(ep, "tcp://", 6) == 0) {
-        const char *colon = strrchr(ep, ':');
-        if (asprintf(&k, "tcp://%.*s:%ld", (int)(colon - ep - 6), ep + 6,
-                     strtol(colon + 1, NULL, 10)) < 0)
-            return NULL;
-        for (char *p = k + 6; *p != ':'; p++)
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p - 'A' + 'a');
-        return k;
-    }
-    k = strdup(ep);
-    if (k != NULL) {
-        char *w = k + 6;
-        for (const char *r = k + 6; *r != '\0'; r++)
-            if (!(*r == '/' && r[1] == '/'))
-                *w++ = *r;
-        *w = '\0';
-    }
-    return k;
-}
-
-static const char *
-cmn_cfg_dir_normalize(char *path)
-{
-    char *w = path;
-
-    if (path[0] != '/')
-        return "must be an absolute path";
-    for (const char *r = path; *r != '\0'; r++) {
-        if (*r == '/' && r[1] == '/')
-            continue;
-        *w++ = *r;
-    }
-    *w = '\0';
-    if (w - path > 1 && w[-1] == '/')
-        w[-1] = '\0';
-    for (const char *p = path; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        if ((p[1] == '.' && (p[2] == '/' || p[2] == '\0')) ||
-            (p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0')))
-            return "must not contain \".\" or \"..\" components";
-    }
-    return NULL;
-}
-
-/* cmn_cfg_dir_usable - may the backend use (or create) journal directory `dir`? It must be a
- * writable directory, or not exist yet with its nearest existing ancestor a writable directory
- * (the backend creates the missing ones). Writes the reason into why when not. */
-static bool
-cmn_cfg_dir_usable(const char *dir, char *why, size_t len)
-{
-    char p[CMN_CFG_DIR_MAX + 1];
-    struct stat st;
-
-    snprintf(p, sizeof p, "%s", dir);
-    for (;;) {
-        if (stat(p, &st) == 0) {
-            if (!S_ISDIR(st.st_mode)) {
-                if (strcmp(p, dir) == 0)
-                    snprintf(why, len, "it exists and is not a directory");
-                else
-                    snprintf(why, len, "%s is not a directory", p);
-                return false;
-            }
-            if (access(p, W_OK | X_OK) != 0) {
-                snprintf(why, len, "%s is not writable (%s)", p, strerror(errno));
-                return false;
-            }
-            return true;
-        }
-        if (errno != ENOENT && errno != ENOTDIR) {
-            snprintf(why, len, "%s: %s", p, strerror(errno));
-            return false;
-        }
-        char *slash = strrchr(p, '/');
-        if (slash == p)
-            p[1] = '\0'; /* up to "/" */
-        else
-            *slash = '\0';
-    }
-}
-
-/* ---- step 4: the whole facility ------------------------------------------------------- */
-
-static void
-cmn_cfg_free_parts(cmn_raw_part_t *parts, size_t n)
-{
-    for (size_t i = 0; parts != NULL && i < n; i++) {
-        free(parts[i].name);
-        free(parts[i].primary);
-        free(parts[i].secondary);
-    }
-    free(parts);
-}
+/* ---- load and free -------------------------------------------------------------------- */
 
 void
 cmn_facility_free(cmn_facility_t **facp)
@@ -1366,553 +844,6 @@ cmn_facility_free(cmn_facility_t **facp)
     free(f->name);
     free(f);
     *facp = NULL;
-}
-
-/* cmn_cfg_key - the key segments. */
-static rtr_status_t
-cmn_cfg_key(cmn_cfg_t *c, cmn_facility_t *f, const config_setting_t *key)
-{
-    char where[48];
-    rtr_status_t sts;
-
-    f->nseg = (size_t)config_setting_length(key);
-    for (size_t i = 0; i < f->nseg; i++) {
-        const config_setting_t *g = config_setting_get_elem(key, (unsigned)i);
-        cmn_raw_seg_t raw = { 0 };
-        cmn_keyseg_t *s = &f->seg[i];
-
-        snprintf(where, sizeof where, "key[%zu]", i);
-        sts = cmn_cfg_group(c, g, CMN_CFG_SEC_KEY, where, &raw);
-        if (sts != RTR_STS_OK)
-            return sts;
-        s->type = (cmn_keyseg_type_t)raw.type;
-        s->offset = (uint32_t)raw.offset;
-        s->length = (uint32_t)raw.length;
-        if (s->type != CMN_KEYSEG_STRING && s->length != 1 && s->length != 2 && s->length != 4 &&
-            s->length != 8)
-            return cmn_cfg_fail(
-                c, cmn_cfg_member_line(g, "length"),
-                "%s.length: %u is not a valid length for a%s segment (1, 2, 4 or 8)", where,
-                s->length, s->type == CMN_KEYSEG_SIGNED ? " signed" : "n unsigned");
-        if ((uint64_t)s->offset + s->length > CMN_KEY_MSG_MAXLEN)
-            return cmn_cfg_fail(c, cmn_cfg_line(g),
-                                "%s: the segment ends at byte %" PRIu64
-                                ", beyond the largest message (%d bytes)",
-                                where, (uint64_t)s->offset + s->length, CMN_KEY_MSG_MAXLEN);
-    }
-    /* The checks above are the ones cmn_keyseg_validate makes, with a message each. */
-    RTR_ASSERT(cmn_keyseg_validate(f->seg, f->nseg) == RTR_STS_OK);
-    f->keylen = cmn_key_length(f->seg, f->nseg);
-    return RTR_STS_OK;
-}
-
-/* A node or an endpoint already seen, for the uniqueness checks. */
-typedef struct {
-    char *key;
-    const char *kind, *node, *field;
-    int line;
-} cmn_cfg_seen_t;
-
-typedef struct {
-    cmn_cfg_seen_t *v;
-    size_t n, cap;
-} cmn_cfg_seenset_t;
-
-/* cmn_cfg_seen_add - remember key (consumed) unless an equal one is there; returns the earlier
- * entry, or NULL when it was added. Out of memory marks the context and returns NULL. */
-static const cmn_cfg_seen_t *
-cmn_cfg_seen_add(cmn_cfg_t *c, cmn_cfg_seenset_t *set, char *key, const char *kind,
-                 const char *node, const char *field, int line)
-{
-    if (key == NULL) {
-        c->nomem = true;
-        return NULL;
-    }
-    for (size_t i = 0; i < set->n; i++) {
-        if (strcasecmp(set->v[i].key, key) == 0) {
-            free(key);
-            return &set->v[i];
-        }
-    }
-    if (set->n == set->cap) {
-        size_t cap = set->cap ? set->cap * 2 : 16;
-        cmn_cfg_seen_t *v = realloc(set->v, cap * sizeof *v);
-        if (v == NULL) {
-            free(key);
-            c->nomem = true;
-            return NULL;
-        }
-        set->v = v;
-        set->cap = cap;
-    }
-    set->v[set->n++] = (cmn_cfg_seen_t){ key, kind, node, field, line };
-    return NULL;
-}
-
-static void
-cmn_cfg_seen_free(cmn_cfg_seenset_t *set)
-{
-    for (size_t i = 0; i < set->n; i++)
-        free(set->v[i].key);
-    free(set->v);
-}
-
-/* cmn_cfg_endpoints - every endpoint of node `name` must be new to the facility. */
-static rtr_status_t
-cmn_cfg_endpoints(cmn_cfg_t *c, cmn_cfg_seenset_t *eps, const config_setting_t *g,
-                  const char *where, const char *kind, const char *name, const char *const *fields,
-                  const char *const *values, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        int line = cmn_cfg_member_line(g, fields[i]);
-        const cmn_cfg_seen_t *old =
-            cmn_cfg_seen_add(c, eps, cmn_cfg_endpoint_key(values[i]), kind, name, fields[i], line);
-        if (c->nomem)
-            return RTR_STS_NOMEM;
-        if (old != NULL)
-            return cmn_cfg_fail(
-                c, line, "%s.%s: endpoint \"%s\" is already used by %s \"%s\" (%s, line %d)", where,
-                fields[i], values[i], old->kind, old->node, old->field, old->line);
-    }
-    return RTR_STS_OK;
-}
-
-/* cmn_cfg_node_name - a router or backend name must be new among all nodes. */
-static rtr_status_t
-cmn_cfg_node_name(cmn_cfg_t *c, cmn_cfg_seenset_t *nodes, const config_setting_t *g,
-                  const char *where, const char *kind, const char *name)
-{
-    int line = cmn_cfg_member_line(g, "name");
-    const cmn_cfg_seen_t *old = cmn_cfg_seen_add(c, nodes, strdup(name), kind, name, "name", line);
-
-    if (c->nomem)
-        return RTR_STS_NOMEM;
-    if (old != NULL)
-        return cmn_cfg_fail(c, line,
-                            "%s.name: node \"%s\" is already defined as %s \"%s\" at line %d",
-                            where, name, old->kind, old->node, old->line);
-    return RTR_STS_OK;
-}
-
-/* cmn_cfg_nodes - routers and backends: table walk, unique names, unique endpoints. */
-static rtr_status_t
-cmn_cfg_nodes(cmn_cfg_t *c, cmn_facility_t *f, const cmn_raw_top_t *top)
-{
-    cmn_cfg_seenset_t nodes = { 0 }, eps = { 0 };
-    char where[48];
-    rtr_status_t sts = RTR_STS_OK;
-
-    f->nrouters = (size_t)config_setting_length(top->routers);
-    f->nbackends = (size_t)config_setting_length(top->backends);
-    f->routers = calloc(f->nrouters, sizeof *f->routers);
-    f->backends = calloc(f->nbackends, sizeof *f->backends);
-    if (f->routers == NULL || f->backends == NULL) {
-        sts = RTR_STS_NOMEM;
-        goto done;
-    }
-    for (size_t i = 0; i < f->nrouters; i++) {
-        const config_setting_t *g = config_setting_get_elem(top->routers, (unsigned)i);
-        cmn_router_t *r = &f->routers[i];
-        static const char *const fields[] = { "clients", "peers", "admin" };
-
-        snprintf(where, sizeof where, "routers[%zu]", i);
-        r->line = cmn_cfg_line(g);
-        if ((sts = cmn_cfg_group(c, g, CMN_CFG_SEC_ROUTER, where, r)) != RTR_STS_OK ||
-            (sts = cmn_cfg_node_name(c, &nodes, g, where, "router", r->name)) != RTR_STS_OK)
-            goto done;
-        const char *const values[] = { r->clients, r->peers, r->admin };
-        sts = cmn_cfg_endpoints(c, &eps, g, where, "router", r->name, fields, values, 3);
-        if (sts != RTR_STS_OK)
-            goto done;
-    }
-    for (size_t i = 0; i < f->nbackends; i++) {
-        const config_setting_t *g = config_setting_get_elem(top->backends, (unsigned)i);
-        cmn_backend_t *b = &f->backends[i];
-        static const char *const fields[] = { "shadow", "servers", "admin" };
-
-        snprintf(where, sizeof where, "backends[%zu]", i);
-        b->line = cmn_cfg_line(g);
-        if ((sts = cmn_cfg_group(c, g, CMN_CFG_SEC_BACKEND, where, b)) != RTR_STS_OK ||
-            (sts = cmn_cfg_node_name(c, &nodes, g, where, "backend", b->name)) != RTR_STS_OK)
-            goto done;
-        const char *const values[] = { b->shadow, b->servers, b->admin };
-        sts = cmn_cfg_endpoints(c, &eps, g, where, "backend", b->name, fields, values, 3);
-        if (sts != RTR_STS_OK)
-            goto done;
-    }
-done:
-    cmn_cfg_seen_free(&nodes);
-    cmn_cfg_seen_free(&eps);
-    return sts;
-}
-
-/* cmn_cfg_journals - distinct, not nested in one another, and (per opts) usable here. */
-static rtr_status_t
-cmn_cfg_journals(cmn_cfg_t *c, const cmn_facility_t *f, const config_setting_t *backends,
-                 const cmn_load_opts_t *opts)
-{
-    char why[CMN_CFG_DIR_MAX + 128];
-
-    for (size_t i = 0; i < f->nbackends; i++) {
-        const cmn_backend_t *b = &f->backends[i];
-        const config_setting_t *g = config_setting_get_elem(backends, (unsigned)i);
-        int line = cmn_cfg_member_line(g, "journal");
-
-        for (size_t k = 0; k < i; k++) {
-            const cmn_backend_t *o = &f->backends[k];
-            size_t ol = strlen(o->journal), bl = strlen(b->journal);
-            if (strcmp(o->journal, b->journal) == 0)
-                return cmn_cfg_fail(c, line,
-                                    "backends[%zu].journal: \"%s\" is already the journal "
-                                    "directory of backend \"%s\" (line %d)",
-                                    i, b->journal, o->name, o->line);
-            if ((bl > ol && strncmp(b->journal, o->journal, ol) == 0 &&
-                 (b->journal[ol] == '/' || ol == 1)) ||
-                (ol > bl && strncmp(o->journal, b->journal, bl) == 0 &&
-                 (o->journal[bl] == '/' || bl == 1)))
-                return cmn_cfg_fail(c, line,
-                                    "backends[%zu].journal: \"%s\" and the journal directory "
-                                    "\"%s\" of backend \"%s\" (line %d) are nested",
-                                    i, b->journal, o->journal, o->name, o->line);
-        }
-        if (opts->journal_check == CMN_JOURNAL_CHECK_NONE)
-            continue;
-        if (opts->journal_check == CMN_JOURNAL_CHECK_NODE && strcasecmp(b->name, opts->node) != 0)
-            continue;
-        if (!cmn_cfg_dir_usable(b->journal, why, sizeof why))
-            return cmn_cfg_fail(c, line, "backends[%zu].journal: \"%s\" is not usable: %s", i,
-                                b->journal, why);
-    }
-    return RTR_STS_OK;
-}
-
-/* cmn_cfg_member - a partition member named in `field` (element `idx` of a list if >= 0) must
- * be a backend; *out gets it. */
-static rtr_status_t
-cmn_cfg_member(cmn_cfg_t *c, const cmn_facility_t *f, const char *where, const char *field, int idx,
-               const char *name, int line, const cmn_backend_t **out)
-{
-    char path[96];
-
-    if (idx >= 0)
-        snprintf(path, sizeof path, "%s.%s[%d]", where, field, idx);
-    else
-        snprintf(path, sizeof path, "%s.%s", where, field);
-    *out = cmn_facility_backend(f, name);
-    if (*out != NULL)
-        return RTR_STS_OK;
-    if (cmn_facility_router(f, name) != NULL)
-        return cmn_cfg_fail(c, line, "%s: \"%s\" is a router, not a backend", path, name);
-    return cmn_cfg_fail(c, line, "%s: unknown backend \"%s\"", path, name);
-}
-
-/* cmn_cfg_members - primary, secondary and standby of one partition. */
-static rtr_status_t
-cmn_cfg_members(cmn_cfg_t *c, const cmn_facility_t *f, const config_setting_t *g, const char *where,
-                const cmn_raw_part_t *raw, cmn_partition_t *p)
-{
-    rtr_status_t sts;
-    int line;
-
-    sts = cmn_cfg_member(c, f, where, "primary", -1, raw->primary,
-                         cmn_cfg_member_line(g, "primary"), &p->primary);
-    if (sts != RTR_STS_OK)
-        return sts;
-    if (raw->secondary != NULL) {
-        line = cmn_cfg_member_line(g, "secondary");
-        sts = cmn_cfg_member(c, f, where, "secondary", -1, raw->secondary, line, &p->secondary);
-        if (sts != RTR_STS_OK)
-            return sts;
-        if (p->secondary == p->primary)
-            return cmn_cfg_fail(c, line,
-                                "%s.secondary: \"%s\" is also the primary; a pair needs two "
-                                "different backends",
-                                where, raw->secondary);
-    }
-    if (raw->remember == CMN_REMEMBER_DENY && p->secondary == NULL)
-        return cmn_cfg_fail(c, cmn_cfg_member_line(g, "remember"),
-                            "%s.remember: \"deny\" needs a secondary (a partition without one "
-                            "always commits with a single copy)",
-                            where);
-    p->nstandby = raw->standby != NULL ? (size_t)config_setting_length(raw->standby) : 0;
-    if (p->nstandby == 0)
-        return RTR_STS_OK;
-    p->standby = calloc(p->nstandby, sizeof *p->standby);
-    if (p->standby == NULL)
-        return cmn_cfg_nomem(c);
-    for (size_t k = 0; k < p->nstandby; k++) {
-        const config_setting_t *e = config_setting_get_elem(raw->standby, (unsigned)k);
-        const cmn_backend_t *b;
-        line = cmn_cfg_line(e);
-        sts =
-            cmn_cfg_member(c, f, where, "standby", (int)k, config_setting_get_string(e), line, &b);
-        if (sts != RTR_STS_OK)
-            return sts;
-        if (b == p->primary || b == p->secondary)
-            return cmn_cfg_fail(c, line, "%s.standby[%zu]: \"%s\" is already the partition's %s",
-                                where, k, b->name, b == p->primary ? "primary" : "secondary");
-        for (size_t j = 0; j < k; j++)
-            if (p->standby[j] == b)
-                return cmn_cfg_fail(c, line, "%s.standby[%zu]: \"%s\" is listed twice", where, k,
-                                    b->name);
-        p->standby[k] = b;
-    }
-    return RTR_STS_OK;
-}
-
-/* cmn_cfg_seg_desc - "unsigned, 4 bytes" for messages. */
-static void
-cmn_cfg_seg_desc(const cmn_keyseg_t *s, char *buf, size_t len)
-{
-    static const char *const types[] = { "signed", "unsigned", "string" };
-    snprintf(buf, len, "%s, %u byte%s", types[s->type], s->length, cmn_plural(s->length));
-}
-
-/* cmn_cfg_bound - normalize a low or high bound (array/list `b`) into key. */
-static rtr_status_t
-cmn_cfg_bound(cmn_cfg_t *c, const cmn_facility_t *f, const config_setting_t *b, const char *path,
-              cmn_key_side_t side, cmn_key_t *key)
-{
-    size_t n = (size_t)config_setting_length(b), pos = 0;
-    char desc[48];
-
-    if (n != f->nseg)
-        return cmn_cfg_fail(c, cmn_cfg_line(b), "%s: %zu value%s for a key of %zu segment%s", path,
-                            n, cmn_plural(n), f->nseg, cmn_plural(f->nseg));
-    for (size_t i = 0; i < n; i++) {
-        const config_setting_t *e = config_setting_get_elem(b, (unsigned)i);
-        const cmn_keyseg_t *s = &f->seg[i];
-        int line = cmn_cfg_line(e);
-        rtr_status_t sts;
-
-        cmn_cfg_seg_desc(s, desc, sizeof desc);
-        if (s->type == CMN_KEYSEG_STRING) {
-            if (config_setting_type(e) != CONFIG_TYPE_STRING)
-                return cmn_cfg_fail(c, line,
-                                    "%s[%zu]: expected a string for key[%zu] (%s), found %s", path,
-                                    i, i, desc, cmn_cfg_kind(e));
-            const char *str = config_setting_get_string(e);
-            size_t sl = strlen(str);
-            if (sl > s->length)
-                return cmn_cfg_fail(c, line,
-                                    "%s[%zu]: \"%s\" is %zu bytes long; key[%zu] holds at most %u",
-                                    path, i, str, sl, i, s->length);
-            sts = cmn_key_bound_str(s, str, sl, side, key->bytes + pos);
-        } else {
-            int64_t neg = 0, min;
-            uint64_t upos = 0, max;
-            bool isneg;
-            char val[32];
-            if (!cmn_cfg_is_int(e))
-                return cmn_cfg_fail(c, line,
-                                    "%s[%zu]: expected an integer for key[%zu] (%s), found %s",
-                                    path, i, i, desc, cmn_cfg_kind(e));
-            isneg = cmn_cfg_num(e, &neg, &upos);
-            sts = isneg ? cmn_key_bound_int(s, neg, key->bytes + pos)
-                        : cmn_key_bound_uint(s, upos, key->bytes + pos);
-            if (sts == RTR_STS_INVARG) {
-                RTR_ASSERT(cmn_keyseg_int_range(s, &min, &max) == RTR_STS_OK);
-                if (isneg)
-                    snprintf(val, sizeof val, "%" PRId64, neg);
-                else
-                    snprintf(val, sizeof val, "%" PRIu64, upos);
-                return cmn_cfg_fail(c, line,
-                                    "%s[%zu]: %s is out of range for key[%zu] (%s: %" PRId64
-                                    "..%" PRIu64 ")",
-                                    path, i, val, i, desc, min, max);
-            }
-        }
-        RTR_ASSERT(sts == RTR_STS_OK);
-        pos += s->length;
-    }
-    key->len = pos;
-    return RTR_STS_OK;
-}
-
-/* cmn_cfg_key_text - a malloc'ed cmn_key_format of key. */
-static char *
-cmn_cfg_key_text(cmn_cfg_t *c, const cmn_facility_t *f, const cmn_key_t *key)
-{
-    size_t n = cmn_key_format(f->seg, f->nseg, key, NULL, 0);
-    char *s = malloc(n + 1);
-
-    if (s == NULL)
-        c->nomem = true;
-    else
-        cmn_key_format(f->seg, f->nseg, key, s, n + 1);
-    return s;
-}
-
-/* cmn_cfg_range - bounds of one partition: normalized, displayable, low <= high. */
-static rtr_status_t
-cmn_cfg_range(cmn_cfg_t *c, const cmn_facility_t *f, const config_setting_t *g, const char *where,
-              const cmn_raw_part_t *raw, cmn_partition_t *p)
-{
-    char path[96];
-    cmn_key_t *shown = malloc(sizeof *shown); /* high padded as a low bound, for display */
-    rtr_status_t sts;
-
-    if (shown == NULL)
-        return cmn_cfg_nomem(c);
-    snprintf(path, sizeof path, "%s.low", where);
-    sts = cmn_cfg_bound(c, f, raw->low, path, CMN_KEY_LOW, &p->low);
-    if (sts != RTR_STS_OK)
-        goto done;
-    snprintf(path, sizeof path, "%s.high", where);
-    sts = cmn_cfg_bound(c, f, raw->high, path, CMN_KEY_HIGH, &p->high);
-    if (sts != RTR_STS_OK)
-        goto done;
-    sts = cmn_cfg_bound(c, f, raw->high, path, CMN_KEY_LOW, shown);
-    RTR_ASSERT(sts == RTR_STS_OK);
-    p->low_text = cmn_cfg_key_text(c, f, &p->low);
-    p->high_text = cmn_cfg_key_text(c, f, shown);
-    if (c->nomem) {
-        sts = RTR_STS_NOMEM;
-        goto done;
-    }
-    if (cmn_key_cmp(&p->low, &p->high) > 0)
-        sts = cmn_cfg_fail(c, cmn_cfg_line(g), "%s: low bound %s is above high bound %s", where,
-                           p->low_text, p->high_text);
-done:
-    free(shown);
-    return sts;
-}
-
-static int
-cmn_cfg_by_low(const void *a, const void *b)
-{
-    const cmn_partition_t *pa = *(const cmn_partition_t *const *)a;
-    const cmn_partition_t *pb = *(const cmn_partition_t *const *)b;
-    int r = cmn_key_cmp(&pa->low, &pb->low);
-
-    if (r != 0)
-        return r;
-    return pa < pb ? -1 : pa > pb; /* file order */
-}
-
-/* cmn_cfg_overlaps - sort by low bound; adjacent ranges must not overlap. Reported on the line
- * of whichever of the two partitions comes later in the file. */
-static rtr_status_t
-cmn_cfg_overlaps(cmn_cfg_t *c, cmn_facility_t *f)
-{
-    f->by_key = malloc(f->npartitions * sizeof *f->by_key);
-    if (f->by_key == NULL)
-        return cmn_cfg_nomem(c);
-    for (size_t i = 0; i < f->npartitions; i++)
-        f->by_key[i] = &f->partitions[i];
-    qsort(f->by_key, f->npartitions, sizeof *f->by_key, cmn_cfg_by_low);
-    for (size_t i = 1; i < f->npartitions; i++) {
-        const cmn_partition_t *a = f->by_key[i - 1], *b = f->by_key[i];
-        if (cmn_key_cmp(&b->low, &a->high) > 0)
-            continue;
-        if (a > b) {
-            const cmn_partition_t *t = a;
-            a = b;
-            b = t;
-        }
-        return cmn_cfg_fail(c, b->line,
-                            "partitions[%td]: key range %s .. %s of partition \"%s\" overlaps "
-                            "partition \"%s\" %s .. %s (line %d)",
-                            b - f->partitions, b->low_text, b->high_text, b->name, a->name,
-                            a->low_text, a->high_text, a->line);
-    }
-    return RTR_STS_OK;
-}
-
-/* cmn_cfg_partitions - table walk, unique names, members, bounds, overlaps. */
-static rtr_status_t
-cmn_cfg_partitions(cmn_cfg_t *c, cmn_facility_t *f, const config_setting_t *list)
-{
-    size_t n = (size_t)config_setting_length(list);
-    cmn_raw_part_t *raw = calloc(n, sizeof *raw);
-    char where[48];
-    rtr_status_t sts = RTR_STS_OK;
-
-    f->partitions = calloc(n, sizeof *f->partitions);
-    if (raw == NULL || f->partitions == NULL) {
-        sts = RTR_STS_NOMEM;
-        goto done;
-    }
-    f->npartitions = n;
-    for (size_t i = 0; i < n; i++) {
-        const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
-        cmn_partition_t *p = &f->partitions[i];
-
-        snprintf(where, sizeof where, "partitions[%zu]", i);
-        p->line = cmn_cfg_line(g);
-        sts = cmn_cfg_group(c, g, CMN_CFG_SEC_PARTITION, where, &raw[i]);
-        if (sts != RTR_STS_OK)
-            goto done;
-        p->name = raw[i].name;
-        raw[i].name = NULL;
-        p->concurrent = raw[i].concurrent;
-        p->remember = (cmn_remember_t)raw[i].remember;
-        for (size_t k = 0; k < i; k++) {
-            if (strcasecmp(f->partitions[k].name, p->name) == 0) {
-                sts = cmn_cfg_fail(c, cmn_cfg_member_line(g, "name"),
-                                   "%s.name: partition \"%s\" is already defined at line %d", where,
-                                   p->name, f->partitions[k].line);
-                goto done;
-            }
-        }
-        if ((sts = cmn_cfg_members(c, f, g, where, &raw[i], p)) != RTR_STS_OK ||
-            (sts = cmn_cfg_range(c, f, g, where, &raw[i], p)) != RTR_STS_OK)
-            goto done;
-    }
-    sts = cmn_cfg_overlaps(c, f);
-done:
-    cmn_cfg_free_parts(raw, n);
-    return sts;
-}
-
-/* cmn_cfg_settings - the settings group and its cross-checks. */
-static rtr_status_t
-cmn_cfg_settings(cmn_cfg_t *c, cmn_facility_t *f, const config_setting_t *g)
-{
-    cmn_raw_settings_t raw = { 0 };
-    rtr_status_t sts = cmn_cfg_group(c, g, CMN_CFG_SEC_SETTINGS, "settings", &raw);
-
-    if (sts != RTR_STS_OK)
-        return sts;
-    if (raw.failure_timeout_ms < 2 * raw.heartbeat_ms)
-        return cmn_cfg_fail(c, cmn_cfg_member_line(g, "failure_timeout_ms"),
-                            "settings.failure_timeout_ms: %" PRId64
-                            " must be at least twice settings.heartbeat_ms (%" PRId64 ")",
-                            raw.failure_timeout_ms, raw.heartbeat_ms);
-    f->settings.heartbeat_ms = raw.heartbeat_ms;
-    f->settings.failure_timeout_ms = raw.failure_timeout_ms;
-    f->settings.max_frame_bytes = raw.max_frame_bytes;
-    f->settings.journal_max_mb = raw.journal_max_mb;
-    f->settings.log_level = (cmn_log_level_t)raw.log_level;
-    return RTR_STS_OK;
-}
-
-/* cmn_cfg_build - steps 3 and 4 over a parsed file. */
-static rtr_status_t
-cmn_cfg_build(cmn_cfg_t *c, const config_t *cf, const cmn_load_opts_t *opts, cmn_facility_t *f)
-{
-    cmn_raw_top_t top = { 0 };
-    rtr_status_t sts;
-
-    sts = cmn_cfg_group(c, config_root_setting(cf), CMN_CFG_SEC_TOP, "", &top);
-    f->name = top.facility;
-    if (sts != RTR_STS_OK)
-        return sts;
-    if ((sts = cmn_cfg_key(c, f, top.key)) != RTR_STS_OK ||
-        (sts = cmn_cfg_nodes(c, f, &top)) != RTR_STS_OK ||
-        (sts = cmn_cfg_journals(c, f, top.backends, opts)) != RTR_STS_OK ||
-        (sts = cmn_cfg_partitions(c, f, top.partitions)) != RTR_STS_OK ||
-        (sts = cmn_cfg_settings(c, f, top.settings)) != RTR_STS_OK)
-        return sts;
-    if (opts->node != NULL && cmn_facility_router(f, opts->node) == NULL &&
-        cmn_facility_backend(f, opts->node) == NULL)
-        return cmn_cfg_fail(c, 0, "node \"%s\" is not defined in the facility", opts->node);
-    if (f->nrouters % 2 == 0)
-        cmn_cfg_warn(c, cmn_cfg_line(top.routers),
-                     "routers: an even number of routers (%zu) tolerates no more router "
-                     "failures than %zu would; with 2, losing either blocks failover",
-                     f->nrouters, f->nrouters - 1);
-    return c->nomem ? RTR_STS_NOMEM : RTR_STS_OK;
 }
 
 rtr_status_t
