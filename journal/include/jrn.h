@@ -3,7 +3,7 @@
  *
  * A journal is one directory holding one transactional BDB environment with three databases:
  *   records  key: partition id (u32 BE) + CSN n (u64 BE)   value: JournalRecord (protobuf)
- *   by_tid   key: TID (16 bytes) + partition id (u32 BE)  value: CSN n (u64 BE)
+ *   by_tid   key: TID (16) + partition id + n (u64 BE)     value: empty
  *   meta     key: "p:" + partition name                   value: JournalMeta (protobuf)
  *            key: "journal"                               value: JournalInfo (protobuf)
  *
@@ -83,11 +83,14 @@ typedef int jrn_scan_fn(void *arg, const jrn_entry_t *e);
 /* jrn_open - open (or create) the journal in opt->dir.
  * Writer: takes the directory's lock (RTR_STS_BUSY, naming the owner's PID in the log, if
  * another process holds it), runs BDB recovery, counts live records, starts the writer thread.
- * Read-only: never writes to dir. If the owner is alive it joins the environment and reads;
- * if not, and the environment needs recovery, it copies the databases and logs to a private
- * temporary directory and recovers there. RTR_STS_NOTFOUND if dir holds no journal,
- * RTR_STS_JNLCORRUPT if it is damaged, RTR_STS_IOERR for other I/O errors (logged with errno).
- * On success *out is a new handle the caller owns (free with jrn_close). */
+ * Read-only: if the owner (another process) is alive it joins the environment and reads
+ * (joining writes only BDB's shared region files); if no owner is running it never writes to
+ * dir: it copies the databases and logs to a private temporary directory and recovers there.
+ * A read-only open in the owner's own process is refused with RTR_STS_BUSY (read through the
+ * writer's handle: a second BDB handle in that process would unregister the owner).
+ * RTR_STS_NOTFOUND if dir holds no journal, RTR_STS_JNLCORRUPT if it is damaged, RTR_STS_IOERR for
+ * other I/O errors (logged with errno). On success *out is a new handle the caller owns (free with
+ * jrn_close). */
 rtr_status_t jrn_open(const jrn_options_t *opt, jrn_t **out);
 
 /* jrn_close - write everything already submitted (each batch is hardened or fails), stop the
@@ -134,7 +137,8 @@ rtr_status_t jrn_batch_set_state(jrn_batch_t *b, uint32_t part, uint64_t n, Rtr_
 /* jrn_batch_delete - remove record (part, n) and its TID index entry (retention). */
 rtr_status_t jrn_batch_delete(jrn_batch_t *b, uint32_t part, uint64_t n);
 
-/* jrn_batch_put_meta - store meta for partition meta->id (its name must match). */
+/* jrn_batch_put_meta - store meta for partition meta->id. Its name must be that partition's
+ * name: jrn_submit refuses a batch with a mismatch with RTR_STS_INVARG. */
 rtr_status_t jrn_batch_put_meta(jrn_batch_t *b, const Rtr__JournalMeta *meta);
 
 /* jrn_batch_ops - number of operations in the batch. */

@@ -109,25 +109,34 @@ jrn_lock_owner(jrn_t *j)
     return RTR_STS_OK;
 }
 
-/* jrn_owner_alive - read-only opener: is a writer holding DIR/LOCK? If not, *held_fd keeps a
+typedef enum {
+    JRN_OWNER_NONE,  /* no writer: read a private copy */
+    JRN_OWNER_OTHER, /* a writer in another process: join its environment */
+    JRN_OWNER_SELF,  /* the writer is this very process: refuse (see jrn_open_home) */
+} jrn_owner_t;
+
+/* jrn_owner - read-only opener: who holds DIR/LOCK? For JRN_OWNER_NONE, *held_fd keeps a
  * shared lock (so no writer starts while we copy); the caller closes it. */
-static bool
-jrn_owner_alive(const jrn_t *j, int *held_fd)
+static jrn_owner_t
+jrn_owner(const jrn_t *j, int *held_fd)
 {
-    char path[4096];
+    char path[4096], pid[32] = "";
+    ssize_t n;
     int fd;
 
     *held_fd = -1;
     snprintf(path, sizeof path, "%s/%s", j->dir, JRN_LOCK_FILE);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return false;
-    if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
-        close(fd);
-        return true;
+        return JRN_OWNER_NONE;
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        *held_fd = fd;
+        return JRN_OWNER_NONE;
     }
-    *held_fd = fd;
-    return false;
+    n = pread(fd, pid, sizeof pid - 1, 0);
+    close(fd);
+    pid[n > 0 ? n : 0] = '\0';
+    return strtol(pid, NULL, 10) == (long)getpid() ? JRN_OWNER_SELF : JRN_OWNER_OTHER;
 }
 
 static rtr_status_t
@@ -212,15 +221,20 @@ jrn_make_private_copy(jrn_t *j)
     j->private_copy = true;
     if ((d = opendir(j->dir)) == NULL)
         return RTR_STS_IOERR;
-    while (sts == RTR_STS_OK && (de = readdir(d)) != NULL) {
-        bool want = strncmp(de->d_name, "log.", 4) == 0;
-        for (size_t i = 0; i < sizeof jrn_db_files / sizeof *jrn_db_files; i++)
-            want = want || strcmp(de->d_name, jrn_db_files[i]) == 0;
-        if (!want)
-            continue;
-        snprintf(from, sizeof from, "%s/%s", j->dir, de->d_name);
-        snprintf(to, sizeof to, "%s/%s", j->home, de->d_name);
-        sts = jrn_copy_file(from, to);
+    /* Databases first, then the logs (BDB's hot-backup order): whatever the pages hold, the
+     * logs copied after them cover it, so recovery of the copy is always possible. */
+    for (int pass = 0; pass < 2 && sts == RTR_STS_OK; pass++) {
+        rewinddir(d);
+        while (sts == RTR_STS_OK && (de = readdir(d)) != NULL) {
+            bool is_log = strncmp(de->d_name, "log.", 4) == 0, is_db = false;
+            for (size_t i = 0; i < sizeof jrn_db_files / sizeof *jrn_db_files; i++)
+                is_db = is_db || strcmp(de->d_name, jrn_db_files[i]) == 0;
+            if (pass == 0 ? !is_db : !is_log)
+                continue;
+            snprintf(from, sizeof from, "%s/%s", j->dir, de->d_name);
+            snprintf(to, sizeof to, "%s/%s", j->home, de->d_name);
+            sts = jrn_copy_file(from, to);
+        }
     }
     closedir(d);
     return sts;
@@ -266,10 +280,11 @@ jrn_env_open(jrn_t *j, const jrn_options_t *opt)
     j->env->set_errcall(j->env, jrn_bdb_errcall);
     j->env->set_errpfx(j->env, j->dir);
     j->env->set_cachesize(j->env, 0, cache_mb * 1024u * 1024u, 1);
-    /* One group of up to JRN_TXN_OPS random by_tid inserts locks many pages: size the lock
-     * table so that a full group can never run out (that would be a sticky failure). */
-    j->env->set_lk_max_locks(j->env, 200000);
-    j->env->set_lk_max_objects(j->env, 200000);
+    /* One transaction of up to JRN_TXN_OPS operations locks at most a few pages per operation
+     * (a records leaf, a random by_tid leaf, a meta page): size the lock table with a 4x
+     * margin so that a full transaction can never run out (that would be a sticky failure). */
+    j->env->set_lk_max_locks(j->env, 16 * JRN_TXN_OPS);
+    j->env->set_lk_max_objects(j->env, 16 * JRN_TXN_OPS);
     j->env->set_lk_max_lockers(j->env, 4096);
     j->env->set_lk_detect(j->env, DB_LOCK_DEFAULT);
     j->env->set_lg_bsize(j->env, 8u * 1024 * 1024);
@@ -279,8 +294,8 @@ jrn_env_open(jrn_t *j, const jrn_options_t *opt)
 
     if (!j->readonly)
         flags |= DB_CREATE | DB_RECOVER | DB_REGISTER;
-    else if (j->private_copy)
-        flags |= DB_CREATE | DB_RECOVER | DB_PRIVATE;
+    else if (j->private_copy) /* file-backed regions in the copy: BDB leaks a DB_PRIVATE */
+        flags |= DB_CREATE | DB_RECOVER; /* environment's regions when its recovery fails */
     else
         flags |= DB_REGISTER;
     ret = j->env->open(j->env, j->home, flags, 0600);
@@ -386,6 +401,7 @@ jrn_prepare_dir(jrn_t *j)
 static rtr_status_t
 jrn_open_home(jrn_t *j, const jrn_options_t *opt)
 {
+    jrn_owner_t owner;
     rtr_status_t sts;
     int held = -1;
 
@@ -394,7 +410,17 @@ jrn_open_home(jrn_t *j, const jrn_options_t *opt)
             return sts;
         if ((j->home = strdup(j->dir)) == NULL)
             return RTR_STS_NOMEM;
-    } else if (jrn_owner_alive(j, &held)) {
+    } else if ((owner = jrn_owner(j, &held)) == JRN_OWNER_SELF) {
+        /* BDB tracks live processes with POSIX locks on __db.register, and a POSIX lock is
+         * dropped when its process closes ANY descriptor of that file: a second handle in the
+         * owner's process would silently unregister the owner, and the next outside reader
+         * would "recover" (panic) the owner's live environment. Use the writer's handle. */
+        RTR_LOG(CMN_LOG_ERR, "JRN-SELF",
+                "dir=%s msg=\"journal is open for writing in this process: read through that "
+                "handle\"",
+                j->dir);
+        return RTR_STS_BUSY;
+    } else if (owner == JRN_OWNER_OTHER) {
         if ((j->home = strdup(j->dir)) == NULL)
             return RTR_STS_NOMEM;
     } else {
