@@ -55,6 +55,11 @@ expect 0 "$TMP/two.conf: ok (facility BANK: 2 routers, 2 backends, 2 partitions)
 [ $? -eq 2 ] || fail "check facility with two files: expected exit 2"
 "$RTRCLI" check facility --bogus "$good" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "check facility --bogus: expected exit 2"
+# --help: exit 0, the usage on stdout
+"$RTRCLI" check facility --help >"$TMP/out" 2>"$TMP/err"
+[ $? -eq 0 ] || fail "check facility --help: expected exit 0"
+grep -q '^usage: rtrcli check facility FILE' "$TMP/out" || fail "check facility --help: no usage on stdout"
+[ -s "$TMP/err" ] && fail "check facility --help: unexpected stderr"
 
 # --json: parsed by jansson, shape and values checked
 "$RTRCLI" --json check facility "$good" >"$TMP/good.json" 2>"$TMP/err"

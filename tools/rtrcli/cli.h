@@ -8,7 +8,13 @@
 #define CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "cmn.h"
+
+/* Where the facility file is when neither --config nor RTR_CONFIG says. */
+#define CLI_DEFAULT_CONFIG "/etc/rtr/facility.conf"
 
 typedef struct {
     bool json; /* --json given anywhere on the command line */
@@ -27,5 +33,31 @@ typedef struct {
 
 int cli_check_facility(const cli_opts_t *opts, int argc, char **argv);
 int cli_dump_journal(const cli_opts_t *opts, int argc, char **argv);
+
+/* cli_show.c: ask the daemons over their admin endpoints */
+int cli_show_facility(const cli_opts_t *opts, int argc, char **argv);
+int cli_show_router(const cli_opts_t *opts, int argc, char **argv);
+int cli_show_backend(const cli_opts_t *opts, int argc, char **argv);
+int cli_show_partition(const cli_opts_t *opts, int argc, char **argv);
+int cli_show_server(const cli_opts_t *opts, int argc, char **argv);
+int cli_show_transaction(const cli_opts_t *opts, int argc, char **argv);
+int cli_show_counters(const cli_opts_t *opts, int argc, char **argv);
+
+/* cli_facility.c: start and stop every daemon of a local facility */
+int cli_start_facility(const cli_opts_t *opts, int argc, char **argv);
+int cli_stop_facility(const cli_opts_t *opts, int argc, char **argv);
+
+/* ---- helpers shared by the commands (cli_show.c) ---------------------------------------- */
+
+/* cli_config_path - the facility file: `given` (--config) if not NULL, else $RTR_CONFIG if set
+ * and not empty, else CLI_DEFAULT_CONFIG. Static or borrowed; never NULL. */
+const char *cli_config_path(const char *given);
+
+/* cli_facility_load - load a facility; on failure print "rtrcli: PROG: FILE:LINE: message" to
+ * stderr and return NULL. Caller owns the result (cmn_facility_free). */
+cmn_facility_t *cli_facility_load(const char *prog, const char *path, cmn_journal_check_t check);
+
+/* cli_fmt_ms - a deadline as text: "2 s", "1.5 s", "250 ms". */
+void cli_fmt_ms(uint64_t ms, char *buf, size_t len);
 
 #endif /* CLI_H */

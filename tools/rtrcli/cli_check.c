@@ -123,6 +123,17 @@ cli_check_facility(const cli_opts_t *opts, int argc, char **argv)
     int rc;
 
     for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf(
+                CLI_CHECK_USAGE
+                "\nValidate a facility configuration file without starting anything: syntax,\n"
+                "unknown or duplicate keys, types, key ranges, node names, endpoints, journal\n"
+                "directories. Errors name the file and line.\n\n"
+                "  --node NAME  check only NAME's journal directory (others are on other hosts)\n"
+                "  --json       one JSON object: file, ok, error, line, warnings, facility\n"
+                "\nexit status: 0 valid, 1 invalid, 2 usage error.\n");
+            return TOOL_EXIT_OK;
+        }
         if (strcmp(argv[i], "--node") == 0 && i + 1 < argc && lo.node == NULL) {
             lo.node = argv[++i];
             lo.journal_check = CMN_JOURNAL_CHECK_NODE;

@@ -22,6 +22,26 @@ static const cli_cmd_t cli_cmds[] = {
       "validate a facility configuration file without starting anything", cli_check_facility },
     { "dump", "journal", "DIR [--partition P] [--tid T] [--state S] [--limit N] [--json]",
       "print the records of a backend journal (read-only; live or stopped)", cli_dump_journal },
+#define CLI_SHOW_OPTS "[--config FILE] [--node NAME] [--timeout MS] [--json]"
+    { "show", "facility", CLI_SHOW_OPTS, "the routers' view of the facility", cli_show_facility },
+    { "show", "router", CLI_SHOW_OPTS, "each router: links, clients, transactions in flight",
+      cli_show_router },
+    { "show", "backend", CLI_SHOW_OPTS, "each backend: partitions, servers, journal",
+      cli_show_backend },
+    { "show", "partition", CLI_SHOW_OPTS,
+      "each partition (backends; --node ROUTER: that router's routing view)", cli_show_partition },
+    { "show", "server", CLI_SHOW_OPTS, "the server channels attached to each backend",
+      cli_show_server },
+    { "show", "transaction", "[TID] " CLI_SHOW_OPTS,
+      "transactions in flight (routers and backends), or one by TID", cli_show_transaction },
+    { "show", "counters", CLI_SHOW_OPTS,
+      "message, transaction and rejected-frame counters of every daemon", cli_show_counters },
+    { "start", "facility", "FILE [--bin DIR] [--run DIR] [--timeout MS]",
+      "start every router and backend of a local facility and wait until they answer",
+      cli_start_facility },
+    { "stop", "facility", "FILE [--run DIR] [--timeout MS]",
+      "stop the daemons `start facility` started (SIGTERM, then SIGKILL after the timeout)",
+      cli_stop_facility },
 };
 #define CLI_NCMDS (sizeof cli_cmds / sizeof cli_cmds[0])
 

@@ -41,6 +41,30 @@ void tool_table_free(tool_table_t **t);
  * 12 significant digits) and a newline to out. Steals nothing. */
 void tool_json_print(const json_t *v, FILE *out);
 
+/* ---- admin answers (JSON convention of the admin protocol) ------------------------------ */
+
+/* tool_json_cell - a JSON value as one table cell: strings as is, numbers in decimal, true /
+ * false, null as "-", arrays and objects as compact JSON. Caller frees; NULL on NOMEM. */
+char *tool_json_cell(const json_t *v);
+
+/* tool_json_scalars_print - print every top-level field of obj except title, columns and rows
+ * as "PREFIXkey: value" (value as tool_json_cell), in the object's order. prefix may be NULL.
+ * Returns 0, or -1 on out of memory. */
+int tool_json_scalars_print(const json_t *obj, const char *prefix, FILE *out);
+
+/* tool_json_rows_print - print `rows` (an array of arrays) as an aligned table headed by
+ * `columns` (an array of names); columns whose cells are all numbers are right-aligned; an
+ * empty table prints the header and "(none)". Returns 0, or -1 on out of memory. */
+int tool_json_rows_print(const json_t *columns, const json_t *rows, FILE *out);
+
+/* tool_json_table_print - render one admin answer {"title", "columns", "rows", ...}: the title
+ * line, the other top-level fields as "key: value" lines, then the table. Returns 0, or -1 if
+ * obj is not an object or on out of memory. */
+int tool_json_table_print(const json_t *obj, FILE *out);
+
+/* tool_jtable_free_strings - free v[0..n) and v; accepts NULL. */
+void tool_jtable_free_strings(char **v, size_t n);
+
 /* ---- options ------------------------------------------------------------------------- */
 
 /* One command-line option. A command keeps a static-lifetime array of these: it drives

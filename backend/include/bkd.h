@@ -1,0 +1,230 @@
+/*
+ * bkd.h - the pure core of rtr-backend (bkd_): partitions this backend serves, its server
+ * channels, the transaction table, server assignment, the vote checklist, CSN assignment and
+ * replay decisions (docs/protocol.md, DESIGN §5).
+ *
+ * The core has no sockets, no clock and no Berkeley DB. The daemon (backend/src/bkd_main.c)
+ * or a test feeds it events (a decoded frame from a router or a server, a peer lost, the
+ * journal hardened up to a ticket, the time) and drains the actions it queues:
+ *   BKD_ACT_SEND               send `env` to identity `to` on socket `sock`
+ *   BKD_ACT_JOURNAL_APPEND     append `rec` to partition `part`; this is core ticket `ticket`
+ *   BKD_ACT_JOURNAL_SET_STATE  set record (part, n) to `state` (moved_to for TX_MOVED);
+ *                              core ticket `ticket`
+ *   BKD_ACT_ARM_TIMER          call bkd_core_timer at `deadline_ms` (monotonic) or earlier
+ * Core tickets number the journal actions 1, 2, 3, ... in the order they are queued. The
+ * shell submits journal actions in that order and reports bkd_core_journal_hardened(t) once
+ * every journal action with ticket <= t is hardened (the journal hardens in submission order,
+ * so the shell maps its own jrn tickets to core tickets with a FIFO).
+ *
+ * Single backend per partition (RTR's plain `active` state): a COMMIT needs only the local
+ * journal. The shadow pair adds one condition to bkd_vote_checklist (bkd_core.c).
+ *
+ * Ownership: bkd_core_new returns a core the caller frees with bkd_core_free. Envelopes given
+ * to event functions are borrowed for the call. An action taken with bkd_core_next_action is
+ * owned by the caller until bkd_action_clear. Names in bkd_core_cfg_t are copied.
+ *
+ * Thread rule: a core belongs to one thread; nothing in it blocks.
+ */
+#ifndef BKD_H
+#define BKD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cmn.h"
+#include "rtr.pb-c.h"
+#include "rtr_status.h"
+
+/* Channel-open flags the backend reads (the values of rtr.h's RTR_F_OPE_*). */
+#define BKD_OPE_NOCONCURRENT     0x0010u
+#define BKD_OPE_EXPLICIT_PREPARE 0x0020u
+/* TxMsg flag: the last message, and the client accepts (rtr.h RTR_F_SEN_ACCEPT). */
+#define BKD_SEN_ACCEPT 0x0001u
+
+#define BKD_REPLAY_LIMIT_DEFAULT 3u    /* the facility has no replay_limit setting yet */
+#define BKD_RESEND_MS_DEFAULT    500u  /* VoteRequest / ServerOutcome resend period */
+#define BKD_ID_MAX               255u  /* identities: ZeroMQ routing ids */
+#define BKD_MAX_MSGS             4096u /* messages in one transaction */
+
+/* One partition the backend serves (from the facility: those whose primary is this node). */
+typedef struct {
+    const char *name;
+    const uint8_t *low; /* normalized bounds, keylen bytes each */
+    const uint8_t *high;
+    bool concurrent; /* several servers may share the partition's queue */
+    uint64_t epoch;  /* from the journal's meta; 0 means 1 (first start) */
+    uint64_t last_n; /* highest hardened CSN of the partition (0 if none) */
+} bkd_part_cfg_t;
+
+typedef struct {
+    const char *node;     /* this backend's name (Envelope.sender) */
+    uint64_t incarnation; /* this process's incarnation */
+    size_t keylen;        /* length of every normalized key of the facility */
+    size_t nparts;
+    const bkd_part_cfg_t *parts;
+    uint32_t replay_limit; /* 0 = BKD_REPLAY_LIMIT_DEFAULT */
+    uint32_t resend_ms;    /* 0 = BKD_RESEND_MS_DEFAULT */
+} bkd_core_cfg_t;
+
+typedef struct bkd_core bkd_core_t;
+
+typedef enum {
+    BKD_SOCK_SERVERS = 0, /* the servers ROUTER: `to` is a server process identity */
+    BKD_SOCK_ROUTER = 1,  /* the DEALER connected to router `to` */
+} bkd_sock_t;
+
+typedef enum {
+    BKD_ACT_SEND = 1,
+    BKD_ACT_JOURNAL_APPEND,
+    BKD_ACT_JOURNAL_SET_STATE,
+    BKD_ACT_ARM_TIMER,
+} bkd_action_kind_t;
+
+typedef struct {
+    bkd_action_kind_t kind;
+    bkd_sock_t sock;         /* SEND */
+    char to[BKD_ID_MAX + 1]; /* SEND: identity (NUL-terminated) */
+    Rtr__Envelope *env;      /* SEND: owned by the action */
+    uint32_t part;           /* JOURNAL_*: index into cfg.parts */
+    uint64_t ticket;         /* JOURNAL_*: core ticket */
+    Rtr__JournalRecord *rec; /* APPEND: owned by the action */
+    uint64_t n;              /* SET_STATE */
+    Rtr__TxState state;      /* SET_STATE */
+    uint64_t moved_to;       /* SET_STATE, TX_MOVED */
+    uint64_t deadline_ms;    /* ARM_TIMER */
+} bkd_action_t;
+
+/* The life of a transaction in the core. */
+typedef enum {
+    BKD_TX_QUEUED = 0, /* waiting for a free server of its partition */
+    BKD_TX_ACTIVE,     /* delivered to a server, undecided */
+    BKD_TX_HARDENING,  /* VOTED record appended, not yet hardened */
+    BKD_TX_COMMITTED,  /* decided COMMIT, waiting for ServerDone */
+    BKD_TX_ABORTED,    /* decided ABORT, waiting for ServerDone (if a server had it) */
+    BKD_TX_DONE,       /* finished; kept for deduplication and TxQuery */
+    BKD_TX_EXCEPTION,  /* replay limit exceeded: waits for the operator */
+    BKD_TX__COUNT
+} bkd_tx_state_t;
+
+/* Counters of the core (show counters). */
+typedef struct {
+    uint64_t tx_started, tx_committed, tx_aborted, tx_exception, tx_reused, tx_forgotten;
+    uint64_t replays, moved, duplicates, nacks_sent, resends, unexpected, jnlfull;
+    uint64_t queries;
+} bkd_core_counters_t;
+
+/* ---- life ----------------------------------------------------------------------------- */
+
+/* bkd_core_new - a core for cfg (copied). RTR_STS_INVARG for a bad cfg, RTR_STS_NOMEM. */
+rtr_status_t bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out);
+
+/* bkd_core_free - free the core (and every queued action) and NULL *cp; accepts NULL. */
+void bkd_core_free(bkd_core_t **cp);
+
+/* ---- events --------------------------------------------------------------------------- */
+
+/* bkd_core_router_msg - a decoded envelope received from router `router` (its node name).
+ * Handles tx_msg, vote_request, tx_abort, tx_query. Any other body is counted as unexpected
+ * and returns RTR_STS_INVARG (never applied). */
+rtr_status_t bkd_core_router_msg(bkd_core_t *c, const char *router, const Rtr__Envelope *env);
+
+/* bkd_core_server_msg - a decoded envelope received from server process `id`. Handles
+ * channel_open, channel_close, server_reply, server_vote, server_done, tx_nack. Any other body,
+ * or a message for a channel or transaction the server does not hold, is counted as
+ * unexpected and returns RTR_STS_INVARG. */
+rtr_status_t bkd_core_server_msg(bkd_core_t *c, const char *id, const Rtr__Envelope *env);
+
+/* bkd_core_server_lost - server process `id` is gone (timeout, new incarnation, or its
+ * link dropped): its channels close and its transactions are replayed (see bkd_core.c). */
+void bkd_core_server_lost(bkd_core_t *c, const char *id);
+
+/* bkd_core_router_lost - router `router` is gone: its transactions not yet in VOTING are
+ * aborted; decided ones keep their outcome for TxQuery. */
+void bkd_core_router_lost(bkd_core_t *c, const char *router);
+
+/* bkd_core_journal_hardened - every journal action with core ticket <= ticket is hardened. */
+void bkd_core_journal_hardened(bkd_core_t *c, uint64_t ticket);
+
+/* bkd_core_journal_full - the journal refused the append of core ticket `ticket` with
+ * RTR_STS_JNLFULL: the transaction is rejected with RTR_STS_JNLFULL (no CSN is used). */
+void bkd_core_journal_full(bkd_core_t *c, uint64_t ticket);
+
+/* bkd_core_timer - the time now (monotonic ms) and the wall clock (for records only):
+ * resends what is due and forgets finished transactions below their watermark. */
+void bkd_core_timer(bkd_core_t *c, uint64_t now_ms, uint64_t wall_ms);
+
+/* bkd_core_clock - tell the core the time without running its timers (cheap: call it before
+ * each batch of events so the stamps it keeps for resends are fresh). */
+void bkd_core_clock(bkd_core_t *c, uint64_t now_ms, uint64_t wall_ms);
+
+/* bkd_core_load_record - at start-up, before any other event: a record found in the journal.
+ * VOTED/COMMIT records are decided COMMIT and wait for a server to replay them as
+ * msg1_uncertain; EXCEPTION ones wait; DONE/ABORT/MOVED ones are kept for deduplication. */
+rtr_status_t bkd_core_load_record(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec);
+
+/* ---- actions -------------------------------------------------------------------------- */
+
+/* bkd_core_next_action - move the oldest queued action into *out (caller owns it until
+ * bkd_action_clear). false when none is queued. */
+bool bkd_core_next_action(bkd_core_t *c, bkd_action_t *out);
+
+/* bkd_action_clear - free what an action owns. */
+void bkd_action_clear(bkd_action_t *a);
+
+/* ---- inspection (admin) --------------------------------------------------------------- */
+
+typedef struct {
+    char tid[CMN_TID_STRLEN];
+    const char *partition;
+    const char *router;
+    uint32_t channel;
+    bkd_tx_state_t state;
+    const char *server; /* identity, or NULL */
+    uint32_t server_channel;
+    uint32_t nmsgs; /* messages held (contiguous from 0) */
+    uint32_t delivered;
+    int32_t vote_nmsgs; /* -1 before the vote request */
+    int server_vote;    /* 0 none, 1 accept, -1 reject */
+    uint32_t nreplies;
+    uint64_t epoch, n; /* CSN; n = 0 before one is assigned */
+    uint32_t replays;
+} bkd_tx_info_t;
+
+typedef struct {
+    const char *id;
+    uint32_t channel;
+    const char *partition;
+    uint32_t flags;
+    bool busy;
+    char tid[CMN_TID_STRLEN]; /* the transaction it holds, "" when free */
+} bkd_server_info_t;
+
+typedef struct {
+    const char *name;
+    uint64_t epoch, next_n, hardened_n;
+    uint32_t servers, queued, active;
+} bkd_part_info_t;
+
+/* bkd_tx_state_name - "QUEUED", "ACTIVE", ... Static. */
+const char *bkd_tx_state_name(bkd_tx_state_t s);
+
+/* Iteration for the admin commands: call fn for each; borrowed pointers are valid only
+ * during the callback. */
+typedef void bkd_tx_info_fn(void *arg, const bkd_tx_info_t *ti);
+typedef void bkd_server_info_fn(void *arg, const bkd_server_info_t *si);
+typedef void bkd_part_info_fn(void *arg, const bkd_part_info_t *pi);
+void bkd_core_each_tx(bkd_core_t *c, bkd_tx_info_fn *fn, void *arg);
+void bkd_core_each_server(bkd_core_t *c, bkd_server_info_fn *fn, void *arg);
+void bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg);
+
+/* bkd_core_tx_info - one transaction by TID; RTR_STS_NOTFOUND. */
+rtr_status_t bkd_core_tx_info(bkd_core_t *c, const cmn_tid_t *tid, bkd_tx_info_t *out);
+
+/* bkd_core_counters - a snapshot. */
+void bkd_core_counters(const bkd_core_t *c, bkd_core_counters_t *out);
+
+/* bkd_core_server_count - server channels attached. */
+uint32_t bkd_core_server_count(const bkd_core_t *c);
+
+#endif /* BKD_H */

@@ -1,0 +1,273 @@
+/*
+ * bkd_admin.c - rtr-backend's admin endpoint: AdminRequest -> AdminReply with one JSON object
+ * {"title", "columns", "rows", plus scalar fields} built with jansson (the brief's convention,
+ * rendered by rtrcli). Commands: show backend | partition | server | transaction [TID] |
+ * counters. Only ROLE_ADMIN envelopes carrying an AdminRequest are answered; anything else is
+ * counted and never applied.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <zmq.h>
+
+#include "bkd_daemon_impl.h"
+
+static json_t *
+bkd_table(const char *title, const char *const *cols)
+{
+    json_t *o = json_object(), *c = json_array();
+    for (size_t i = 0; cols[i] != NULL; i++)
+        json_array_append_new(c, json_string(cols[i]));
+    json_object_set_new(o, "title", json_string(title));
+    json_object_set_new(o, "columns", c);
+    json_object_set_new(o, "rows", json_array());
+    return o;
+}
+
+static void
+bkd_row(json_t *o, json_t *row)
+{
+    json_array_append_new(json_object_get(o, "rows"), row);
+}
+
+static json_t *
+bkd_show_backend(bkd_backend_t *b)
+{
+    static const char *const cols[] = { "router", "endpoint", "state", "incarnation", NULL };
+    json_t *o = bkd_table("backend", cols);
+    char inc[24];
+    jrn_stats_t js;
+
+    snprintf(inc, sizeof(inc), "%016" PRIx64, b->incarnation);
+    json_object_set_new(o, "node", json_string(b->me->name));
+    json_object_set_new(o, "incarnation", json_string(inc));
+    json_object_set_new(o, "state", json_string("active"));
+    json_object_set_new(o, "journal", json_string(b->me->journal));
+    json_object_set_new(o, "servers", json_integer(bkd_core_server_count(b->core)));
+    json_object_set_new(o, "uptime_ms",
+                        json_integer((json_int_t)(cmn_now_wall_ms() - b->started_ms)));
+    jrn_stats(b->jrn, &js);
+    json_object_set_new(o, "journal_records", json_integer((json_int_t)js.live_records));
+    json_object_set_new(o, "journal_bytes", json_integer((json_int_t)js.live_bytes));
+    for (size_t i = 0; i < b->nrouters; i++) {
+        const bkd_rlink_t *r = &b->routers[i];
+        snprintf(inc, sizeof(inc), "%016" PRIx64, r->incarnation);
+        bkd_row(o, json_pack("[s s s s]", r->cfg->name, r->cfg->peers, r->up ? "up" : "down", inc));
+    }
+    return o;
+}
+
+static void
+bkd_part_row(void *arg, const bkd_part_info_t *pi)
+{
+    bkd_row(arg, json_pack("[s s I I I i i i]", pi->name, "active", (json_int_t)pi->epoch,
+                           (json_int_t)pi->next_n, (json_int_t)pi->hardened_n, (int)pi->servers,
+                           (int)pi->queued, (int)pi->active));
+}
+
+static json_t *
+bkd_show_partition(bkd_backend_t *b)
+{
+    static const char *const cols[] = { "partition", "state",        "epoch",
+                                        "next_csn",  "hardened_csn", "servers",
+                                        "queued",    "in_progress",  NULL };
+    json_t *o = bkd_table("partitions", cols);
+    json_object_set_new(o, "node", json_string(b->me->name));
+    bkd_core_each_part(b->core, bkd_part_row, o);
+    return o;
+}
+
+static void
+bkd_server_row(void *arg, const bkd_server_info_t *si)
+{
+    bkd_row(arg, json_pack("[s i s i s s]", si->id, (int)si->channel, si->partition, (int)si->flags,
+                           si->busy ? "busy" : "free", si->tid));
+}
+
+static json_t *
+bkd_show_server(bkd_backend_t *b)
+{
+    static const char *const cols[] = { "server", "channel", "partition", "flags",
+                                        "state",  "tid",     NULL };
+    json_t *o = bkd_table("servers", cols);
+    json_object_set_new(o, "node", json_string(b->me->name));
+    bkd_core_each_server(b->core, bkd_server_row, o);
+    return o;
+}
+
+static void
+bkd_tx_row(void *arg, const bkd_tx_info_t *ti)
+{
+    bkd_row(arg,
+            json_pack("[s s s s i s i i i I I i]", ti->tid, ti->partition,
+                      bkd_tx_state_name(ti->state), ti->router, (int)ti->channel,
+                      ti->server ? ti->server : "", (int)ti->nmsgs, (int)ti->vote_nmsgs,
+                      ti->server_vote, (json_int_t)ti->epoch, (json_int_t)ti->n, (int)ti->replays));
+}
+
+static json_t *
+bkd_show_transaction(bkd_backend_t *b, const Rtr__AdminRequest *rq, char **err)
+{
+    static const char *const cols[] = { "tid",         "partition", "state", "router",
+                                        "channel",     "server",    "msgs",  "vote_nmsgs",
+                                        "server_vote", "epoch",     "csn",   "replays",
+                                        NULL };
+    json_t *o = bkd_table("transactions", cols);
+    cmn_tid_t t;
+    bkd_tx_info_t ti;
+
+    if (rq->n_args == 0) {
+        bkd_core_each_tx(b->core, bkd_tx_row, o);
+        return o;
+    }
+    if (cmn_tid_parse(rq->args[0], &t) != RTR_STS_OK) {
+        json_decref(o);
+        *err = "bad TID: want <incarnation hex>.<counter>";
+        return NULL;
+    }
+    if (bkd_core_tx_info(b->core, &t, &ti) != RTR_STS_OK) {
+        json_decref(o);
+        *err = "no such transaction";
+        return NULL;
+    }
+    bkd_tx_row(o, &ti);
+    return o;
+}
+
+static json_t *
+bkd_ctr_row(const char *sock, const bkd_sockstat_t *st)
+{
+    const wire_counters_t *w = &st->wire;
+    return json_pack("[s I I I I I I I I I I I I]", sock, (json_int_t)w->decoded,
+                     (json_int_t)w->oversize, (json_int_t)w->malformed, (json_int_t)w->tag0,
+                     (json_int_t)w->unknown, (json_int_t)w->missing, (json_int_t)w->version,
+                     (json_int_t)w->nobody, (json_int_t)st->wrong_role, (json_int_t)st->unexpected,
+                     (json_int_t)st->sent, (json_int_t)st->send_failed);
+}
+
+static json_t *
+bkd_show_counters(bkd_backend_t *b)
+{
+    static const char *const cols[] = { "socket",      "decoded",    "oversize",   "malformed",
+                                        "tag0",        "unknown",    "missing",    "version",
+                                        "nobody",      "wrong_role", "unexpected", "sent",
+                                        "send_failed", NULL };
+    json_t *o = bkd_table("counters", cols);
+    bkd_core_counters_t k;
+    jrn_stats_t js;
+
+    bkd_row(o, bkd_ctr_row("servers", &b->servers_st));
+    bkd_row(o, bkd_ctr_row("admin", &b->admin_st));
+    for (size_t i = 0; i < b->nrouters; i++) {
+        char name[64];
+        snprintf(name, sizeof(name), "router:%s", b->routers[i].cfg->name);
+        bkd_row(o, bkd_ctr_row(name, &b->routers[i].st));
+    }
+    bkd_core_counters(b->core, &k);
+#define BKD_K(f) json_object_set_new(o, #f, json_integer((json_int_t)k.f))
+    BKD_K(tx_started);
+    BKD_K(tx_committed);
+    BKD_K(tx_aborted);
+    BKD_K(tx_exception);
+    BKD_K(tx_reused);
+    BKD_K(tx_forgotten);
+    BKD_K(replays);
+    BKD_K(moved);
+    BKD_K(duplicates);
+    BKD_K(nacks_sent);
+    BKD_K(resends);
+    BKD_K(unexpected);
+    BKD_K(jnlfull);
+    BKD_K(queries);
+#undef BKD_K
+    jrn_stats(b->jrn, &js);
+    json_object_set_new(o, "journal_flushes", json_integer((json_int_t)js.flushes));
+    json_object_set_new(o, "journal_full_refusals", json_integer((json_int_t)js.full_refusals));
+    json_object_set_new(o, "admin_requests", json_integer((json_int_t)b->admin_requests));
+    return o;
+}
+
+/* bkd_admin_exec - run one command; the JSON (caller frees) or NULL with *sts and *err. */
+static char *
+bkd_admin_exec(bkd_backend_t *b, const Rtr__AdminRequest *rq, rtr_status_t *sts, const char **err)
+{
+    json_t *o = NULL;
+    char *e = NULL, *out;
+
+    *sts = RTR_STS_OK;
+    if (strcmp(rq->command, "show backend") == 0)
+        o = bkd_show_backend(b);
+    else if (strcmp(rq->command, "show partition") == 0)
+        o = bkd_show_partition(b);
+    else if (strcmp(rq->command, "show server") == 0)
+        o = bkd_show_server(b);
+    else if (strcmp(rq->command, "show transaction") == 0)
+        o = bkd_show_transaction(b, rq, &e);
+    else if (strcmp(rq->command, "show counters") == 0)
+        o = bkd_show_counters(b);
+    else
+        e = "unknown command (backend: show backend|partition|server|transaction [TID]|counters)";
+    if (o == NULL) {
+        *sts = strcmp(e, "no such transaction") == 0 ? RTR_STS_NOTFOUND : RTR_STS_INVARG;
+        *err = e;
+        return NULL;
+    }
+    out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (out == NULL) {
+        *sts = RTR_STS_NOMEM;
+        *err = "out of memory";
+    }
+    return out;
+}
+
+void
+bkd_admin_in(bkd_backend_t *b)
+{
+    for (int k = 0; k < 64; k++) {
+        wire_zmq_id_t from;
+        Rtr__Envelope *env = NULL, out;
+        Rtr__AdminReply rep = RTR__ADMIN_REPLY__INIT;
+        uint64_t now = cmn_now_mono_ns() / 1000000u;
+        rtr_status_t sts = wire_zmq_recv(b->admin, &from, &b->admin_st.wire, &env);
+        const char *err = NULL;
+        char *json;
+
+        if (sts == RTR_STS_BUSY || sts == RTR_STS_IOERR)
+            return;
+        if (sts != RTR_STS_OK) {
+            bkd_sock_reject(&b->admin_st, "admin", "decode", sts, now);
+            continue;
+        }
+        if (!env->has_role || env->role != RTR__ROLE__ROLE_ADMIN) {
+            b->admin_st.wrong_role++;
+            bkd_sock_reject(&b->admin_st, "admin", "wrong_role", RTR_STS_NOACCESS, now);
+            wire_free((ProtobufCMessage **)&env);
+            continue;
+        }
+        if (env->body_case != RTR__ENVELOPE__BODY_ADMIN_REQUEST) {
+            b->admin_st.unexpected++;
+            bkd_sock_reject(&b->admin_st, "admin", "unexpected", RTR_STS_INVARG, now);
+            wire_free((ProtobufCMessage **)&env);
+            continue;
+        }
+        b->admin_requests++;
+        json = bkd_admin_exec(b, env->admin_request, &sts, &err);
+        rep.request_id = env->admin_request->request_id;
+        rep.status = sts;
+        rep.json = json;
+        rep.error = (char *)(uintptr_t)err;
+        wire_envelope_init(&out, b->me->name, 0, b->incarnation, RTR__ROLE__ROLE_BACKEND);
+        out.body_case = RTR__ENVELOPE__BODY_ADMIN_REPLY;
+        out.admin_reply = &rep;
+        if (wire_zmq_send(b->admin, &from, &out, ZMQ_DONTWAIT) == RTR_STS_OK)
+            b->admin_st.sent++;
+        else
+            b->admin_st.send_failed++;
+        free(json);
+        wire_free((ProtobufCMessage **)&env);
+    }
+}

@@ -1,0 +1,1175 @@
+/*
+ * bkd_core.c - the backend's pure state machine: delivery, the vote checklist, CSNs, outcomes
+ * and replays for the partitions this backend serves alone (RTR's plain `active` state).
+ *
+ * Design note (invariants):
+ * - A transaction is delivered to at most one server channel at a time (tx->srv <-> srv->tx).
+ *   A server channel holds one transaction from Deliver msg1 until its ServerDone.
+ * - Nothing is journaled before the vote. The only record a transaction writes before its
+ *   outcome is its VOTED record, and it is written only when the server voted accept; the
+ *   hardened VOTED record IS the commit decision (bkd_vote_checklist).
+ * - CSNs are dense per partition: next_n starts at the journal's last n + 1 and is taken only
+ *   by bkd_vote_checklist, immediately followed by the append of that n.
+ * - Every message to a peer that must be answered is resent from here on the timer until it
+ *   is (VoteRequest until a vote, ServerOutcome until ServerDone); receivers dedup by
+ *   (TID, index), so resending is always safe.
+ * - A transaction whose server is lost is replayed: undecided -> msg1 again (its vote is void);
+ *   decided COMMIT without ServerDone -> msg1_uncertain. After replay_limit replays, a decided
+ *   one goes to EXCEPTION (journal state) and waits; an undecided one is aborted with
+ *   RTR_STS_SRVDIED (it has no record to put in EXCEPTION).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "bkd_core_impl.h"
+#include "wire.h"
+
+static void bkd_pump(bkd_core_t *c, uint32_t part);
+static void bkd_deliver_pending(bkd_core_t *c, bkd_tx_t *tx);
+static void bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx);
+
+/* ---- life ------------------------------------------------------------------------------ */
+
+rtr_status_t
+bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
+{
+    bkd_core_t *c = NULL;
+
+    *out = NULL;
+    if (cfg == NULL || cfg->node == NULL || cfg->keylen == 0 || cfg->nparts == 0 ||
+        cfg->parts == NULL)
+        return RTR_STS_INVARG;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        goto fail;
+    c->node = strdup(cfg->node);
+    c->parts = calloc(cfg->nparts, sizeof(*c->parts));
+    if (c->node == NULL || c->parts == NULL)
+        goto fail;
+    c->nparts = cfg->nparts;
+    c->incarnation = cfg->incarnation;
+    c->keylen = cfg->keylen;
+    c->replay_limit = cfg->replay_limit ? cfg->replay_limit : BKD_REPLAY_LIMIT_DEFAULT;
+    c->resend_ms = cfg->resend_ms ? cfg->resend_ms : BKD_RESEND_MS_DEFAULT;
+    for (size_t i = 0; i < cfg->nparts; i++) {
+        const bkd_part_cfg_t *pc = &cfg->parts[i];
+        bkd_part_t *p = &c->parts[i];
+        p->name = strdup(pc->name);
+        p->low = malloc(cfg->keylen);
+        p->high = malloc(cfg->keylen);
+        if (p->name == NULL || p->low == NULL || p->high == NULL)
+            goto fail;
+        memcpy(p->low, pc->low, cfg->keylen);
+        memcpy(p->high, pc->high, cfg->keylen);
+        p->concurrent = pc->concurrent;
+        p->epoch = pc->epoch ? pc->epoch : 1;
+        p->hardened_n = pc->last_n;
+        p->next_n = pc->last_n + 1;
+    }
+    *out = c;
+    return RTR_STS_OK;
+fail:
+    bkd_core_free(&c);
+    return RTR_STS_NOMEM;
+}
+
+void
+bkd_core_free(bkd_core_t **cp)
+{
+    bkd_core_t *c;
+    bkd_action_t a;
+
+    if (cp == NULL || *cp == NULL)
+        return;
+    c = *cp;
+    for (size_t i = 0; i < c->nsrv; i++) {
+        if (c->srv[i]->tx != NULL)
+            c->srv[i]->tx->srv = NULL;
+        free(c->srv[i]);
+    }
+    free(c->srv);
+    while (c->first != NULL)
+        bkd_tx_destroy(c, c->first);
+    while (bkd_core_next_action(c, &a))
+        bkd_action_clear(&a);
+    free(c->q.a);
+    for (size_t i = 0; c->parts != NULL && i < c->nparts; i++) {
+        free(c->parts[i].name);
+        free(c->parts[i].low);
+        free(c->parts[i].high);
+    }
+    free(c->parts);
+    free(c->wm);
+    free(c->node);
+    free(c);
+    *cp = NULL;
+}
+
+/* ---- sending ----------------------------------------------------------------------------- */
+
+static void
+bkd_send_tx_outcome(bkd_core_t *c, const bkd_tx_t *tx, const char *router, uint32_t channel,
+                    bool accepted, uint32_t status, uint32_t reason, uint64_t csn)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__TxOutcome o = RTR__TX_OUTCOME__INIT;
+
+    if (router == NULL || router[0] == '\0')
+        return; /* loaded from the journal: the client asks with TxQuery */
+    o.tid.data = (uint8_t *)(uintptr_t)tx->tid;
+    o.tid.len = 16;
+    o.channel = channel;
+    o.accepted = accepted;
+    o.status = status;
+    o.has_reason = reason != 0;
+    o.reason = reason;
+    o.has_csn = accepted && csn != 0;
+    o.csn = csn;
+    env.body_case = RTR__ENVELOPE__BODY_TX_OUTCOME;
+    env.tx_outcome = &o;
+    bkd_emit_send(c, BKD_SOCK_ROUTER, router, &env);
+}
+
+/* bkd_reject_msg - TxOutcome{rejected, status} for a TxMsg that is not applied. */
+static void
+bkd_reject_msg(bkd_core_t *c, const char *router, const Rtr__TxMsg *m, rtr_status_t status)
+{
+    bkd_tx_t tmp;
+
+    memset(&tmp, 0, sizeof(tmp));
+    memcpy(tmp.tid, m->tid.data, 16);
+    bkd_send_tx_outcome(c, &tmp, router, m->channel, false, status, 0, 0);
+}
+
+static void
+bkd_send_nack(bkd_core_t *c, bkd_sock_t sock, const char *to, const uint8_t tid[16], uint32_t from,
+              uint32_t channel)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__TxNack k = RTR__TX_NACK__INIT;
+
+    k.tid.data = (uint8_t *)(uintptr_t)tid;
+    k.tid.len = 16;
+    k.from_index = from;
+    k.has_channel = 1;
+    k.channel = channel;
+    env.body_case = RTR__ENVELOPE__BODY_TX_NACK;
+    env.tx_nack = &k;
+    bkd_emit_send(c, sock, to, &env);
+    c->ctr.nacks_sent++;
+}
+
+static void
+bkd_send_server_outcome(bkd_core_t *c, bkd_tx_t *tx)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ServerOutcome o = RTR__SERVER_OUTCOME__INIT;
+
+    if (tx->srv == NULL)
+        return;
+    o.tid.data = tx->tid;
+    o.tid.len = 16;
+    o.channel = tx->srv->channel;
+    o.accepted = tx->accepted;
+    o.status = tx->out_status;
+    o.has_reason = tx->out_reason != 0;
+    o.reason = tx->out_reason;
+    env.body_case = RTR__ENVELOPE__BODY_SERVER_OUTCOME;
+    env.server_outcome = &o;
+    bkd_emit_send(c, BKD_SOCK_SERVERS, tx->srv->id, &env);
+    tx->outcome_sent_ms = c->now_ms;
+    bkd_emit_timer(c, c->now_ms + c->resend_ms);
+}
+
+static void
+bkd_send_vote_request(bkd_core_t *c, bkd_tx_t *tx)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__VoteRequest v = RTR__VOTE_REQUEST__INIT;
+
+    v.tid.data = tx->tid;
+    v.tid.len = 16;
+    v.nmsgs = tx->vreq_n;
+    env.body_case = RTR__ENVELOPE__BODY_VOTE_REQUEST;
+    env.vote_request = &v;
+    bkd_emit_send(c, BKD_SOCK_SERVERS, tx->srv->id, &env);
+    tx->vreq_sent = true;
+    tx->vreq_sent_ms = c->now_ms;
+    bkd_emit_timer(c, c->now_ms + c->resend_ms);
+}
+
+static void
+bkd_send_deliver(bkd_core_t *c, bkd_tx_t *tx, uint32_t i)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__Deliver d = RTR__DELIVER__INIT;
+    const bkd_msg_t *m = &tx->msgs[i];
+
+    d.tid.data = tx->tid;
+    d.tid.len = 16;
+    d.channel = tx->srv->channel;
+    if (i > 0)
+        d.kind = RTR__DELIVER_KIND__DELIVER_MSGN;
+    else if (tx->uncertain)
+        d.kind = RTR__DELIVER_KIND__DELIVER_MSG1_UNCERTAIN;
+    else
+        d.kind = RTR__DELIVER_KIND__DELIVER_MSG1;
+    d.index = i;
+    d.body.data = m->body;
+    d.body.len = m->len;
+    d.has_format = m->format != 0;
+    d.format = m->format;
+    d.has_last = 1;
+    d.last = (tx->vreq && i + 1 == tx->vreq_n) || (m->flags & BKD_SEN_ACCEPT) != 0;
+    env.body_case = RTR__ENVELOPE__BODY_DELIVER;
+    env.deliver = &d;
+    bkd_emit_send(c, BKD_SOCK_SERVERS, tx->srv->id, &env);
+}
+
+static void
+bkd_send_tx_reply(bkd_core_t *c, const bkd_tx_t *tx, const bkd_reply_t *r)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__TxReply p = RTR__TX_REPLY__INIT;
+
+    if (tx->router[0] == '\0')
+        return;
+    p.tid.data = (uint8_t *)(uintptr_t)tx->tid;
+    p.tid.len = 16;
+    p.index = r->index;
+    p.channel = tx->channel;
+    p.body.data = r->body;
+    p.body.len = r->len;
+    p.has_format = r->format != 0;
+    p.format = r->format;
+    env.body_case = RTR__ENVELOPE__BODY_TX_REPLY;
+    env.tx_reply = &p;
+    bkd_emit_send(c, BKD_SOCK_ROUTER, tx->router, &env);
+}
+
+/* ---- journal actions ---------------------------------------------------------------------- */
+
+static uint64_t
+bkd_emit_set_state(bkd_core_t *c, uint32_t part, uint64_t n, Rtr__TxState state, uint64_t moved_to)
+{
+    bkd_action_t a;
+
+    memset(&a, 0, sizeof(a));
+    a.kind = BKD_ACT_JOURNAL_SET_STATE;
+    a.part = part;
+    a.ticket = ++c->next_ticket;
+    a.n = n;
+    a.state = state;
+    a.moved_to = moved_to;
+    bkd_push_action(c, &a);
+    return c->next_ticket;
+}
+
+/* bkd_digest_replies - digest of the server's replies and vote (JournalRecord.digest): what a
+ * shadow's execution of the same CSN must reproduce. */
+static uint64_t
+bkd_digest_replies(const bkd_tx_t *tx)
+{
+    uint64_t h = BKD_DIGEST_INIT;
+    uint8_t v = tx->vote > 0 ? 1 : 0;
+
+    for (uint32_t i = 0; i < tx->nreplies; i++) {
+        uint8_t b[4];
+        cmn_put_be32(b, tx->replies[i].index);
+        h = bkd_digest(h, b, 4);
+        h = bkd_digest(h, tx->replies[i].body, tx->replies[i].len);
+    }
+    return bkd_digest(h, &v, 1);
+}
+
+/* bkd_append_voted - assign the next CSN of the partition and queue the VOTED record. */
+static void
+bkd_append_voted(bkd_core_t *c, bkd_tx_t *tx)
+{
+    bkd_part_t *p = &c->parts[tx->part];
+    Rtr__JournalRecord r = RTR__JOURNAL_RECORD__INIT;
+    Rtr__TxMessage *mv = calloc(tx->vreq_n ? tx->vreq_n : 1, sizeof(*mv));
+    Rtr__TxMessage **mp = calloc(tx->vreq_n ? tx->vreq_n : 1, sizeof(*mp));
+    char *parts[1] = { p->name };
+    uint8_t dig[8], *buf = NULL;
+    size_t len = 0;
+    bkd_action_t a;
+
+    RTR_ASSERT(mv != NULL && mp != NULL);
+    if (tx->n != 0)
+        tx->old_n = tx->n; /* a re-execution: the old record becomes MOVED */
+    tx->epoch = p->epoch;
+    tx->n = p->next_n++;
+    tx->accepted_ms = c->wall_ms;
+    for (uint32_t i = 0; i < tx->vreq_n; i++) {
+        rtr__tx_message__init(&mv[i]);
+        mv[i].index = i;
+        mv[i].body.data = tx->msgs[i].body;
+        mv[i].body.len = tx->msgs[i].len;
+        mv[i].has_flags = tx->msgs[i].flags != 0;
+        mv[i].flags = tx->msgs[i].flags;
+        mv[i].has_format = tx->msgs[i].format != 0;
+        mv[i].format = tx->msgs[i].format;
+        mp[i] = &mv[i];
+    }
+    cmn_put_be64(dig, bkd_digest_replies(tx));
+    r.epoch = tx->epoch;
+    r.n = tx->n;
+    r.tid.data = tx->tid;
+    r.tid.len = 16;
+    r.state = RTR__TX_STATE__TX_VOTED;
+    r.n_messages = tx->vreq_n;
+    r.messages = mp;
+    r.coordinator = p->name;
+    r.n_participants = 1;
+    r.participants = parts;
+    r.has_digest = 1;
+    r.digest.data = dig;
+    r.digest.len = 8;
+    r.has_watermark = 1;
+    r.watermark = tx->watermark;
+    r.has_accepted_ms = 1;
+    r.accepted_ms = tx->accepted_ms;
+    r.has_replays = tx->replays != 0;
+    r.replays = tx->replays;
+
+    memset(&a, 0, sizeof(a));
+    a.kind = BKD_ACT_JOURNAL_APPEND;
+    a.part = tx->part;
+    RTR_ASSERT(wire_encode(&r.base, 0, &buf, &len) == RTR_STS_OK);
+    RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
+                           (ProtobufCMessage **)&a.rec) == RTR_STS_OK);
+    free(buf);
+    free(mv);
+    free(mp);
+    a.ticket = ++c->next_ticket;
+    tx->voted_ticket = a.ticket;
+    bkd_push_action(c, &a);
+    bkd_hard_push(c, tx);
+    /* The MOVED mark goes in after the new record, so a crash between the two leaves the old
+     * record VOTED and the new one VOTED: replay finds the newer by TID. */
+    if (tx->old_n != 0) {
+        bkd_emit_set_state(c, tx->part, tx->old_n, RTR__TX_STATE__TX_MOVED, tx->n);
+        c->ctr.moved++;
+    }
+    tx->state = BKD_TX_HARDENING;
+}
+
+/* ---- decisions ---------------------------------------------------------------------------- */
+
+static void bkd_replay(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_finish - a transaction is over: free its server channel, keep it for dedup/TxQuery. */
+static void
+bkd_finish(bkd_core_t *c, bkd_tx_t *tx)
+{
+    uint32_t part = tx->part;
+
+    if (tx->srv != NULL) {
+        tx->srv->tx = NULL;
+        tx->srv = NULL;
+    }
+    if (tx->queued)
+        bkd_queue_remove(c, tx);
+    tx->state = BKD_TX_DONE;
+    bkd_tx_drop_bodies(tx);
+    bkd_tx_drop_replies(tx);
+    bkd_pump(c, part);
+}
+
+static void
+bkd_decide_abort(bkd_core_t *c, bkd_tx_t *tx, uint32_t status, uint32_t reason, bool tell_router)
+{
+    tx->accepted = false;
+    tx->out_status = status;
+    tx->out_reason = reason;
+    c->ctr.tx_aborted++;
+    if (tell_router)
+        bkd_send_tx_outcome(c, tx, tx->router, tx->channel, false, status, reason, 0);
+    if (tx->srv != NULL) {
+        tx->state = BKD_TX_ABORTED;
+        bkd_send_server_outcome(c, tx); /* resent until ServerDone */
+    } else {
+        bkd_finish(c, tx);
+    }
+}
+
+static void
+bkd_decide_commit(bkd_core_t *c, bkd_tx_t *tx, bool first_decision)
+{
+    tx->accepted = true;
+    tx->out_status = RTR_STS_OK;
+    tx->out_reason = 0;
+    tx->state = BKD_TX_COMMITTED;
+    if (first_decision) {
+        c->ctr.tx_committed++;
+        bkd_send_tx_outcome(c, tx, tx->router, tx->channel, true, RTR_STS_OK, 0, tx->n);
+    }
+    if (tx->srv != NULL)
+        bkd_send_server_outcome(c, tx); /* resent until ServerDone */
+    else
+        bkd_replay(c, tx); /* the server went away while the record hardened */
+}
+
+/*
+ * THE VOTE CHECKLIST (docs/protocol.md step 7, DESIGN §5 step 6). The only place that decides
+ * a transaction after its vote request; called whenever any of its inputs may have changed.
+ * A COMMIT is reported to anyone (server or client) only when every box is ticked:
+ *   1. the vote request arrived (the router collected every other vote: nmsgs is final);
+ *   2. the backend holds messages 0..nmsgs-1, and the server voting has been given all of them;
+ *   3. the server voted: accept goes on; reject -> ABORT with no CSN (nothing journaled);
+ *      a msg1_uncertain replay answered "already applied" keeps the CSN it had: COMMIT again;
+ *   4. a CSN n was assigned (next n = last hardened n + 1, dense) and its VOTED record
+ *      {tid, messages, digest of replies and vote, watermark, accepted_ms} was appended;
+ *   5. that record is hardened in the local journal (jrn group commit: fsync done);
+ *   6. (shadow pair, later) every in-sync member acked (e, n) under a valid lease: one more
+ *      `if (!...) return;` here - nothing else changes.
+ * The hardened record is the commit decision: once 5 (and 6) hold, the outcome can no longer
+ * change, so it is safe to tell the server and the client.
+ */
+static void
+bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx)
+{
+    bool reexecuted;
+
+    if (tx->state != BKD_TX_ACTIVE && tx->state != BKD_TX_HARDENING)
+        return;
+    /* 1 */
+    if (!tx->vreq)
+        return;
+    /* 2 */
+    if (tx->held < tx->vreq_n || tx->delivered < tx->vreq_n)
+        return;
+    /* 3 */
+    if (tx->vote == 0)
+        return;
+    if (tx->vote < 0) {
+        if (tx->uncertain) { /* a committed transaction the server now refuses */
+            bkd_replay(c, tx);
+            return;
+        }
+        bkd_decide_abort(c, tx, RTR_STS_OK, tx->vote_reason, true);
+        return;
+    }
+    if (tx->uncertain && tx->already_applied && tx->voted_ticket == 0) {
+        bkd_decide_commit(c, tx, false); /* the old CSN stands */
+        return;
+    }
+    /* 4 */
+    if (tx->voted_ticket == 0) {
+        bkd_append_voted(c, tx);
+        return;
+    }
+    /* 5 */
+    if (tx->voted_ticket > c->hardened)
+        return;
+    /* 6: (shadow pair) in-sync acks under a valid lease - not yet. */
+    reexecuted = tx->old_n != 0;
+    if (tx->n > c->parts[tx->part].hardened_n)
+        c->parts[tx->part].hardened_n = tx->n;
+    bkd_decide_commit(c, tx, !reexecuted && !tx->uncertain);
+}
+
+/* ---- delivery and replay ----------------------------------------------------------------- */
+
+/* bkd_part_exclusive - one server at a time: a non-concurrent partition, or a
+ * NOCONCURRENT channel attached to it. */
+static bool
+bkd_part_exclusive(const bkd_core_t *c, uint32_t part)
+{
+    if (!c->parts[part].concurrent)
+        return true;
+    for (size_t i = 0; i < c->nsrv; i++)
+        if (c->srv[i]->part == part && (c->srv[i]->flags & BKD_OPE_NOCONCURRENT))
+            return true;
+    return false;
+}
+
+static void
+bkd_pump(bkd_core_t *c, uint32_t part)
+{
+    bool exclusive = bkd_part_exclusive(c, part);
+
+    while (c->parts[part].qhead != NULL) {
+        bkd_srv_t *free_srv = NULL;
+        bkd_tx_t *tx;
+
+        for (size_t i = 0; i < c->nsrv; i++) {
+            bkd_srv_t *s = c->srv[i];
+            if (s->part != part)
+                continue;
+            if (s->tx != NULL && exclusive)
+                return;
+            if (s->tx == NULL && free_srv == NULL)
+                free_srv = s;
+        }
+        if (free_srv == NULL)
+            return;
+        tx = bkd_queue_pop(c, part);
+        tx->srv = free_srv;
+        free_srv->tx = tx;
+        tx->state = BKD_TX_ACTIVE;
+        tx->delivered = 0;
+        tx->vote = 0;
+        tx->already_applied = false;
+        tx->vreq_sent = false;
+        tx->voted_ticket = 0;
+        bkd_deliver_pending(c, tx);
+    }
+}
+
+/* bkd_deliver_pending - send what the server lacks: held messages not yet delivered, then
+ * the vote request once it has them all. */
+static void
+bkd_deliver_pending(bkd_core_t *c, bkd_tx_t *tx)
+{
+    if (tx->srv == NULL || tx->state != BKD_TX_ACTIVE)
+        return;
+    while (tx->delivered < tx->held && (!tx->vreq || tx->delivered < tx->vreq_n))
+        bkd_send_deliver(c, tx, tx->delivered++);
+    /* A server that already voted (early rtr_accept_tx) needs no vote request, unless it
+     * asked to see the prepare explicitly. */
+    if (tx->vreq && !tx->vreq_sent && tx->delivered >= tx->vreq_n &&
+        (tx->vote == 0 || (tx->srv->flags & BKD_OPE_EXPLICIT_PREPARE)))
+        bkd_send_vote_request(c, tx);
+    bkd_vote_checklist(c, tx);
+}
+
+/* bkd_replay - the transaction's server is gone (or refused a committed replay): deliver it
+ * again to a free server, msg1_uncertain if it was decided COMMIT; EXCEPTION or SRVDIED after
+ * replay_limit replays. */
+static void
+bkd_replay(bkd_core_t *c, bkd_tx_t *tx)
+{
+    bool decided = tx->n != 0 && tx->voted_ticket <= c->hardened &&
+                   (tx->state == BKD_TX_COMMITTED || tx->uncertain);
+
+    if (tx->srv != NULL) {
+        tx->srv->tx = NULL;
+        tx->srv = NULL;
+    }
+    tx->replays++;
+    c->ctr.replays++;
+    if (tx->replays > c->replay_limit) {
+        if (decided) {
+            RTR_LOG(CMN_LOG_ERR, "BKD-EXCEPTION", "partition=%s csn=%llu replays=%u",
+                    c->parts[tx->part].name, (unsigned long long)tx->n, tx->replays - 1);
+            bkd_emit_set_state(c, tx->part, tx->n, RTR__TX_STATE__TX_EXCEPTION, 0);
+            tx->state = BKD_TX_EXCEPTION;
+            c->ctr.tx_exception++;
+        } else {
+            bkd_decide_abort(c, tx, RTR_STS_SRVDIED, 0, true);
+        }
+        return;
+    }
+    bkd_tx_drop_replies(tx);
+    tx->uncertain = decided;
+    tx->old_n = 0;
+    tx->state = BKD_TX_QUEUED;
+    bkd_queue_push(c, tx, true);
+    bkd_pump(c, tx->part);
+}
+
+/* bkd_srv_detach - a server channel goes away: what it held is replayed or settled. The
+ * channel leaves the table first, so a replay can never be handed straight back to it. */
+static void
+bkd_srv_detach(bkd_core_t *c, bkd_srv_t *s)
+{
+    bkd_tx_t *tx = s->tx;
+    uint32_t part = s->part;
+
+    if (tx != NULL) {
+        tx->srv = NULL;
+        s->tx = NULL;
+    }
+    bkd_srv_remove(c, s);
+    if (tx != NULL) {
+        switch (tx->state) {
+        case BKD_TX_ACTIVE:
+        case BKD_TX_COMMITTED:
+            bkd_replay(c, tx);
+            break;
+        case BKD_TX_ABORTED: /* librtr rolls back a server's open transaction on link loss */
+            bkd_finish(c, tx);
+            break;
+        default: /* HARDENING: decided when it hardens, replayed then (bkd_decide_commit) */
+            break;
+        }
+    }
+    bkd_pump(c, part);
+}
+
+/* ---- router events ---------------------------------------------------------------------- */
+
+static int
+bkd_part_by_name(const bkd_core_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->nparts; i++)
+        if (name != NULL && strcasecmp(c->parts[i].name, name) == 0)
+            return (int)i;
+    if (name == NULL && c->nparts == 1)
+        return 0;
+    return -1;
+}
+
+/* bkd_tx_known_msg - a TxMsg for a transaction we have: a duplicate, a reuse, or new data. */
+static void
+bkd_tx_msg_known(bkd_core_t *c, const char *router, bkd_tx_t *tx, const Rtr__TxMsg *m)
+{
+    uint64_t dg = bkd_digest(BKD_DIGEST_INIT, m->body.data, m->body.len);
+
+    if (m->index < tx->msgcap && tx->msgs[m->index].have) {
+        if (tx->msgs[m->index].digest != dg) {
+            c->ctr.tx_reused++;
+            RTR_LOG(CMN_LOG_WARNING, "BKD-TIDREUSED", "index=%u router=%s", m->index, router);
+            bkd_reject_msg(c, router, m, RTR_STS_TIDREUSED);
+            return;
+        }
+        c->ctr.duplicates++;
+        if (tx->state == BKD_TX_DONE || tx->state == BKD_TX_COMMITTED)
+            bkd_send_tx_outcome(c, tx, router, m->channel, tx->accepted, tx->out_status,
+                                tx->out_reason, tx->n);
+        return;
+    }
+    if (tx->state != BKD_TX_QUEUED && tx->state != BKD_TX_ACTIVE) {
+        c->ctr.tx_reused++; /* more messages for a decided transaction */
+        bkd_reject_msg(c, router, m, RTR_STS_TIDREUSED);
+        return;
+    }
+    if (bkd_tx_put_msg(tx, m->index, m->body.data, m->body.len, m->has_flags ? m->flags : 0,
+                       m->has_format ? m->format : 0) != RTR_STS_OK) {
+        bkd_reject_msg(c, router, m, RTR_STS_INVARG);
+        return;
+    }
+    if (tx->held <= m->index) /* a gap: ask the client (through the router) for the rest */
+        bkd_send_nack(c, BKD_SOCK_ROUTER, router, tx->tid, tx->held, tx->channel);
+    bkd_deliver_pending(c, tx);
+}
+
+static rtr_status_t
+bkd_on_tx_msg(bkd_core_t *c, const char *router, const Rtr__TxMsg *m)
+{
+    bkd_tx_t *tx;
+    cmn_tid_t t;
+    int part;
+
+    if (m->tid.len != 16 || m->body.len > WIRE_MAX_MSGLEN)
+        return RTR_STS_INVARG;
+    cmn_tid_unpack(m->tid.data, &t);
+    if (m->has_watermark)
+        bkd_wm_note(c, t.incarnation, m->watermark);
+    tx = bkd_tx_find(c, m->tid.data);
+    if (tx != NULL) {
+        bkd_tx_msg_known(c, router, tx, m);
+        return RTR_STS_OK;
+    }
+    if (t.counter < bkd_wm_get(c, t.incarnation)) {
+        c->ctr.tx_forgotten++;
+        bkd_reject_msg(c, router, m, RTR_STS_FORGOTTEN);
+        return RTR_STS_OK;
+    }
+    part = bkd_part_by_name(c, m->partition);
+    if (part < 0) {
+        bkd_reject_msg(c, router, m, RTR_STS_NODSTFND);
+        return RTR_STS_OK;
+    }
+    if (c->jnlfull_until > c->now_ms) {
+        c->ctr.jnlfull++;
+        bkd_reject_msg(c, router, m, RTR_STS_JNLFULL);
+        return RTR_STS_OK;
+    }
+    tx = bkd_tx_create(c, m->tid.data, (uint32_t)part);
+    if (tx == NULL) {
+        bkd_reject_msg(c, router, m, RTR_STS_NOMEM);
+        return RTR_STS_OK;
+    }
+    snprintf(tx->router, sizeof(tx->router), "%s", router);
+    tx->channel = m->channel;
+    tx->watermark = m->has_watermark ? m->watermark : 0;
+    c->ctr.tx_started++;
+    if (bkd_tx_put_msg(tx, m->index, m->body.data, m->body.len, m->has_flags ? m->flags : 0,
+                       m->has_format ? m->format : 0) != RTR_STS_OK) {
+        bkd_tx_destroy(c, tx);
+        bkd_reject_msg(c, router, m, RTR_STS_INVARG);
+        return RTR_STS_OK;
+    }
+    if (tx->held == 0)
+        bkd_send_nack(c, BKD_SOCK_ROUTER, router, tx->tid, 0, tx->channel);
+    bkd_queue_push(c, tx, false);
+    bkd_pump(c, tx->part);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+bkd_on_vote_request(bkd_core_t *c, const char *router, const Rtr__VoteRequest *v)
+{
+    bkd_tx_t *tx;
+
+    if (v->tid.len != 16)
+        return RTR_STS_INVARG;
+    tx = bkd_tx_find(c, v->tid.data);
+    if (tx == NULL) { /* we hold nothing: ask for everything */
+        bkd_send_nack(c, BKD_SOCK_ROUTER, router, v->tid.data, 0, 0);
+        return RTR_STS_OK;
+    }
+    if (tx->state != BKD_TX_QUEUED && tx->state != BKD_TX_ACTIVE) {
+        c->ctr.duplicates++;
+        if (tx->state == BKD_TX_DONE || tx->state == BKD_TX_COMMITTED)
+            bkd_send_tx_outcome(c, tx, router, tx->channel, tx->accepted, tx->out_status,
+                                tx->out_reason, tx->n);
+        return RTR_STS_OK;
+    }
+    snprintf(tx->router, sizeof(tx->router), "%s", router);
+    if (tx->vreq) {
+        c->ctr.duplicates++;
+    } else {
+        tx->vreq = true;
+        tx->vreq_n = v->nmsgs;
+    }
+    if (tx->held < tx->vreq_n)
+        bkd_send_nack(c, BKD_SOCK_ROUTER, router, tx->tid, tx->held, tx->channel);
+    bkd_deliver_pending(c, tx);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+bkd_on_tx_abort(bkd_core_t *c, const Rtr__TxAbort *ab)
+{
+    bkd_tx_t *tx;
+
+    if (ab->tid.len != 16)
+        return RTR_STS_INVARG;
+    tx = bkd_tx_find(c, ab->tid.data);
+    if (tx == NULL)
+        return RTR_STS_OK; /* nothing held: nothing to abort */
+    if (tx->vreq || (tx->state != BKD_TX_QUEUED && tx->state != BKD_TX_ACTIVE)) {
+        /* In VOTING the backend alone decides: a late abort is ignored. */
+        c->ctr.unexpected++;
+        return RTR_STS_INVARG;
+    }
+    bkd_decide_abort(c, tx, ab->status, ab->has_reason ? ab->reason : 0, false);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+bkd_on_tx_query(bkd_core_t *c, const char *router, const Rtr__TxQuery *q)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__TxQueryReply r = RTR__TX_QUERY_REPLY__INIT;
+    Rtr__TxOutcome o = RTR__TX_OUTCOME__INIT;
+    bkd_tx_t *tx;
+    cmn_tid_t t;
+
+    if (q->tid.len != 16)
+        return RTR_STS_INVARG;
+    c->ctr.queries++;
+    cmn_tid_unpack(q->tid.data, &t);
+    tx = bkd_tx_find(c, q->tid.data);
+    r.request_id = q->request_id;
+    r.tid = q->tid;
+    r.state = 0;
+    if (tx == NULL && t.counter < bkd_wm_get(c, t.incarnation)) {
+        r.has_status = 1;
+        r.status = RTR_STS_FORGOTTEN;
+    } else if (tx != NULL && (tx->state == BKD_TX_DONE || tx->state == BKD_TX_COMMITTED ||
+                              tx->state == BKD_TX_ABORTED || tx->state == BKD_TX_EXCEPTION)) {
+        if (tx->state == BKD_TX_EXCEPTION)
+            r.state = RTR__TX_STATE__TX_EXCEPTION;
+        else if (!tx->accepted)
+            r.state = RTR__TX_STATE__TX_ABORT;
+        else
+            r.state = tx->state == BKD_TX_DONE ? RTR__TX_STATE__TX_DONE : RTR__TX_STATE__TX_COMMIT;
+        if (tx->state != BKD_TX_EXCEPTION) {
+            o.tid = q->tid;
+            o.channel = tx->channel;
+            o.accepted = tx->accepted;
+            o.status = tx->out_status;
+            o.has_reason = tx->out_reason != 0;
+            o.reason = tx->out_reason;
+            o.has_csn = tx->accepted;
+            o.csn = tx->n;
+            r.outcome = &o;
+        }
+    }
+    env.body_case = RTR__ENVELOPE__BODY_TX_QUERY_REPLY;
+    env.tx_query_reply = &r;
+    bkd_emit_send(c, BKD_SOCK_ROUTER, router, &env);
+    return RTR_STS_OK;
+}
+
+rtr_status_t
+bkd_core_router_msg(bkd_core_t *c, const char *router, const Rtr__Envelope *env)
+{
+    switch (env->body_case) {
+    case RTR__ENVELOPE__BODY_TX_MSG:
+        return bkd_on_tx_msg(c, router, env->tx_msg);
+    case RTR__ENVELOPE__BODY_VOTE_REQUEST:
+        return bkd_on_vote_request(c, router, env->vote_request);
+    case RTR__ENVELOPE__BODY_TX_ABORT:
+        return bkd_on_tx_abort(c, env->tx_abort);
+    case RTR__ENVELOPE__BODY_TX_QUERY:
+        return bkd_on_tx_query(c, router, env->tx_query);
+    default:
+        c->ctr.unexpected++;
+        return RTR_STS_INVARG;
+    }
+}
+
+/* ---- server events ---------------------------------------------------------------------- */
+
+static void
+bkd_send_channel_status(bkd_core_t *c, const char *id, uint32_t channel, rtr_status_t sts,
+                        const char *part)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ChannelStatus s = RTR__CHANNEL_STATUS__INIT;
+
+    s.channel = channel;
+    s.status = sts;
+    s.partition = (char *)(uintptr_t)part;
+    env.body_case = RTR__ENVELOPE__BODY_CHANNEL_STATUS;
+    env.channel_status = &s;
+    bkd_emit_send(c, BKD_SOCK_SERVERS, id, &env);
+}
+
+static rtr_status_t
+bkd_on_channel_open(bkd_core_t *c, const char *id, const Rtr__ChannelOpen *o)
+{
+    bkd_srv_t *s = bkd_srv_find(c, id, o->channel);
+    int part = -1;
+
+    if (o->has_key_low && o->has_key_high && o->key_low.len == c->keylen &&
+        o->key_high.len == c->keylen && memcmp(o->key_low.data, o->key_high.data, c->keylen) <= 0) {
+        for (size_t i = 0; i < c->nparts && part < 0; i++)
+            if (memcmp(o->key_low.data, c->parts[i].low, c->keylen) >= 0 &&
+                memcmp(o->key_high.data, c->parts[i].high, c->keylen) <= 0)
+                part = (int)i;
+    }
+    if (part < 0) {
+        bkd_send_channel_status(c, id, o->channel, RTR_STS_INVPKEYSEG, NULL);
+        return RTR_STS_OK;
+    }
+    if (s != NULL && s->part != (uint32_t)part) { /* reopened elsewhere: the old one closes */
+        bkd_srv_detach(c, s);
+        s = NULL;
+    }
+    if (s == NULL) {
+        bkd_srv_t **v;
+        s = calloc(1, sizeof(*s));
+        if (s == NULL)
+            return RTR_STS_NOMEM;
+        if (c->nsrv == c->srvcap) {
+            size_t cap = c->srvcap ? c->srvcap * 2 : 8;
+            v = realloc(c->srv, cap * sizeof(*v));
+            if (v == NULL) {
+                free(s);
+                return RTR_STS_NOMEM;
+            }
+            c->srv = v;
+            c->srvcap = cap;
+        }
+        snprintf(s->id, sizeof(s->id), "%s", id);
+        s->channel = o->channel;
+        s->part = (uint32_t)part;
+        c->srv[c->nsrv++] = s;
+    }
+    s->flags = o->flags;
+    bkd_send_channel_status(c, id, o->channel, RTR_STS_OK, c->parts[part].name);
+    bkd_pump(c, (uint32_t)part);
+    return RTR_STS_OK;
+}
+
+/* bkd_srv_tx - the transaction `tid` held by server channel (id, channel), or NULL (counted:
+ * a stale message from an execution that was replayed elsewhere, or a bad peer). */
+static bkd_tx_t *
+bkd_srv_tx(bkd_core_t *c, const char *id, uint32_t channel, const ProtobufCBinaryData *tid)
+{
+    bkd_srv_t *s = bkd_srv_find(c, id, channel);
+
+    if (s == NULL || tid->len != 16 || s->tx == NULL || memcmp(s->tx->tid, tid->data, 16) != 0) {
+        c->ctr.unexpected++;
+        return NULL;
+    }
+    return s->tx;
+}
+
+static rtr_status_t
+bkd_on_server_reply(bkd_core_t *c, const char *id, const Rtr__ServerReply *r)
+{
+    bkd_tx_t *tx = bkd_srv_tx(c, id, r->channel, &r->tid);
+
+    if (tx == NULL || tx->state != BKD_TX_ACTIVE)
+        return RTR_STS_INVARG;
+    if (r->index < tx->nreplies) {
+        c->ctr.duplicates++;
+        return RTR_STS_OK;
+    }
+    if (r->index > tx->nreplies) {
+        bkd_send_nack(c, BKD_SOCK_SERVERS, id, tx->tid, tx->nreplies, r->channel);
+        return RTR_STS_OK;
+    }
+    if (r->body.len > WIRE_MAX_MSGLEN ||
+        bkd_tx_put_reply(tx, r->index, r->body.data, r->body.len, r->has_format ? r->format : 0) !=
+            RTR_STS_OK)
+        return RTR_STS_INVARG;
+    bkd_send_tx_reply(c, tx, &tx->replies[tx->nreplies - 1]);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+bkd_on_server_vote(bkd_core_t *c, const char *id, const Rtr__ServerVote *v)
+{
+    bkd_tx_t *tx = bkd_srv_tx(c, id, v->channel, &v->tid);
+
+    if (tx == NULL)
+        return RTR_STS_INVARG;
+    if (tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_ABORTED) {
+        c->ctr.duplicates++;
+        bkd_send_server_outcome(c, tx);
+        return RTR_STS_OK;
+    }
+    if (tx->state != BKD_TX_ACTIVE || tx->vote != 0) {
+        c->ctr.duplicates++;
+        return RTR_STS_OK;
+    }
+    tx->vote = v->accept ? 1 : -1;
+    tx->vote_reason = v->has_reason ? v->reason : 0;
+    tx->already_applied = v->has_already_applied && v->already_applied;
+    bkd_vote_checklist(c, tx);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+bkd_on_server_done(bkd_core_t *c, const char *id, const Rtr__ServerDone *d)
+{
+    bkd_srv_t *s = bkd_srv_find(c, id, d->channel);
+    bkd_tx_t *tx;
+
+    if (s == NULL || d->tid.len != 16) {
+        c->ctr.unexpected++;
+        return RTR_STS_INVARG;
+    }
+    tx = s->tx;
+    if (tx == NULL || memcmp(tx->tid, d->tid.data, 16) != 0) {
+        tx = bkd_tx_find(c, d->tid.data);
+        if (tx != NULL && tx->state == BKD_TX_DONE) { /* a resent ServerDone */
+            c->ctr.duplicates++;
+            return RTR_STS_OK;
+        }
+        c->ctr.unexpected++;
+        return RTR_STS_INVARG;
+    }
+    if (tx->state != BKD_TX_COMMITTED && tx->state != BKD_TX_ABORTED) {
+        c->ctr.unexpected++;
+        return RTR_STS_INVARG;
+    }
+    if (tx->state == BKD_TX_COMMITTED)
+        bkd_emit_set_state(c, tx->part, tx->n, RTR__TX_STATE__TX_DONE, 0);
+    bkd_finish(c, tx);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+bkd_on_server_nack(bkd_core_t *c, const char *id, const Rtr__TxNack *k)
+{
+    bkd_tx_t *tx = bkd_srv_tx(c, id, k->has_channel ? k->channel : 0, &k->tid);
+
+    if (tx == NULL || tx->state != BKD_TX_ACTIVE)
+        return RTR_STS_INVARG;
+    if (k->from_index < tx->delivered) {
+        c->ctr.resends++;
+        tx->delivered = k->from_index;
+        if (tx->delivered < tx->vreq_n)
+            tx->vreq_sent = false; /* it will need the vote request again too */
+        bkd_deliver_pending(c, tx);
+    }
+    return RTR_STS_OK;
+}
+
+rtr_status_t
+bkd_core_server_msg(bkd_core_t *c, const char *id, const Rtr__Envelope *env)
+{
+    switch (env->body_case) {
+    case RTR__ENVELOPE__BODY_CHANNEL_OPEN:
+        return bkd_on_channel_open(c, id, env->channel_open);
+    case RTR__ENVELOPE__BODY_CHANNEL_CLOSE: {
+        bkd_srv_t *s = bkd_srv_find(c, id, env->channel_close->channel);
+        if (s == NULL) {
+            c->ctr.unexpected++;
+            return RTR_STS_INVARG;
+        }
+        bkd_srv_detach(c, s);
+        return RTR_STS_OK;
+    }
+    case RTR__ENVELOPE__BODY_SERVER_REPLY:
+        return bkd_on_server_reply(c, id, env->server_reply);
+    case RTR__ENVELOPE__BODY_SERVER_VOTE:
+        return bkd_on_server_vote(c, id, env->server_vote);
+    case RTR__ENVELOPE__BODY_SERVER_DONE:
+        return bkd_on_server_done(c, id, env->server_done);
+    case RTR__ENVELOPE__BODY_TX_NACK:
+        return bkd_on_server_nack(c, id, env->tx_nack);
+    default:
+        c->ctr.unexpected++;
+        return RTR_STS_INVARG;
+    }
+}
+
+void
+bkd_core_server_lost(bkd_core_t *c, const char *id)
+{
+    size_t i = 0;
+
+    while (i < c->nsrv) {
+        if (strcmp(c->srv[i]->id, id) == 0)
+            bkd_srv_detach(c, c->srv[i]); /* removes c->srv[i]: do not advance */
+        else
+            i++;
+    }
+}
+
+void
+bkd_core_router_lost(bkd_core_t *c, const char *router)
+{
+    bkd_tx_t *tx = c->first;
+
+    while (tx != NULL) {
+        bkd_tx_t *next = tx->next;
+        if (strcmp(tx->router, router) == 0 && !tx->vreq &&
+            (tx->state == BKD_TX_QUEUED || tx->state == BKD_TX_ACTIVE))
+            bkd_decide_abort(c, tx, RTR_STS_NOROUTER, 0, false);
+        tx = next;
+    }
+}
+
+/* ---- journal and time ------------------------------------------------------------------- */
+
+void
+bkd_core_journal_hardened(bkd_core_t *c, uint64_t ticket)
+{
+    if (ticket <= c->hardened)
+        return;
+    RTR_ASSERT(ticket <= c->next_ticket);
+    c->hardened = ticket;
+    /* Only transactions waiting for their VOTED record are looked at: pop them in ticket
+     * order (CSN order within a partition) and run the checklist on each. */
+    while (c->hard_head != NULL && c->hard_head->voted_ticket <= ticket) {
+        bkd_tx_t *tx = c->hard_head;
+        bkd_hard_remove(c, tx);
+        bkd_vote_checklist(c, tx);
+    }
+}
+
+void
+bkd_core_journal_full(bkd_core_t *c, uint64_t ticket)
+{
+    for (bkd_tx_t *tx = c->hard_head; tx != NULL; tx = tx->hard_next) {
+        if (tx->voted_ticket != ticket || tx->state != BKD_TX_HARDENING)
+            continue;
+        bkd_hard_remove(c, tx);
+        /* The CSN was never written: hand it back if it was the last one taken, so CSNs stay
+         * dense (the shell reports a refusal right after the append, before any other). */
+        if (c->parts[tx->part].next_n == tx->n + 1)
+            c->parts[tx->part].next_n--;
+        tx->n = tx->old_n;
+        tx->old_n = 0;
+        tx->voted_ticket = 0;
+        tx->state = BKD_TX_ACTIVE;
+        c->ctr.jnlfull++;
+        c->jnlfull_until = c->now_ms + 1000;
+        bkd_decide_abort(c, tx, RTR_STS_JNLFULL, 0, true);
+        return;
+    }
+}
+
+void
+bkd_core_clock(bkd_core_t *c, uint64_t now_ms, uint64_t wall_ms)
+{
+    c->now_ms = now_ms;
+    c->wall_ms = wall_ms;
+}
+
+void
+bkd_core_timer(bkd_core_t *c, uint64_t now_ms, uint64_t wall_ms)
+{
+    bkd_tx_t *tx = c->first;
+
+    c->now_ms = now_ms;
+    c->wall_ms = wall_ms;
+    while (tx != NULL) {
+        bkd_tx_t *next = tx->next;
+        if (tx->state == BKD_TX_ACTIVE && tx->vreq_sent && tx->vote == 0 && tx->srv != NULL &&
+            now_ms >= tx->vreq_sent_ms + c->resend_ms) {
+            c->ctr.resends++;
+            bkd_send_vote_request(c, tx);
+        } else if ((tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_ABORTED) &&
+                   tx->srv != NULL && now_ms >= tx->outcome_sent_ms + c->resend_ms) {
+            c->ctr.resends++;
+            bkd_send_server_outcome(c, tx);
+        } else if (tx->state == BKD_TX_DONE && tx->t.counter < bkd_wm_get(c, tx->t.incarnation)) {
+            bkd_tx_destroy(c, tx); /* the client resolved it: forget (FORGOTTEN from now on) */
+        }
+        tx = next;
+    }
+}
+
+/* ---- start-up ------------------------------------------------------------------------------ */
+
+rtr_status_t
+bkd_core_load_record(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec)
+{
+    bkd_tx_t *tx;
+
+    if (part >= c->nparts || rec->tid.len != 16)
+        return RTR_STS_INVARG;
+    if (rec->state == RTR__TX_STATE__TX_MOVED)
+        return RTR_STS_OK; /* its newer record carries the transaction */
+    tx = bkd_tx_find(c, rec->tid.data);
+    if (tx != NULL) /* an older record of a re-executed transaction: keep the newer */
+        bkd_tx_destroy(c, tx);
+    tx = bkd_tx_create(c, rec->tid.data, part);
+    if (tx == NULL)
+        return RTR_STS_NOMEM;
+    for (size_t i = 0; i < rec->n_messages; i++) {
+        const Rtr__TxMessage *m = rec->messages[i];
+        if (m->index != i ||
+            bkd_tx_put_msg(tx, m->index, m->body.data, m->body.len, m->has_flags ? m->flags : 0,
+                           m->has_format ? m->format : 0) != RTR_STS_OK) {
+            bkd_tx_destroy(c, tx);
+            return RTR_STS_JNLCORRUPT;
+        }
+    }
+    tx->vreq = true;
+    tx->vreq_n = (uint32_t)rec->n_messages;
+    tx->epoch = rec->epoch;
+    tx->n = rec->n;
+    tx->watermark = rec->has_watermark ? rec->watermark : 0;
+    tx->replays = rec->has_replays ? rec->replays : 0;
+    tx->accepted = rec->state != RTR__TX_STATE__TX_ABORT;
+    tx->out_status = RTR_STS_OK;
+    if (rec->n > c->parts[part].hardened_n)
+        c->parts[part].hardened_n = rec->n;
+    if (rec->n >= c->parts[part].next_n)
+        c->parts[part].next_n = rec->n + 1;
+    switch (rec->state) {
+    case RTR__TX_STATE__TX_VOTED:
+    case RTR__TX_STATE__TX_COMMIT:
+    case RTR__TX_STATE__TX_PRI_DONE:
+        /* decided COMMIT, and no ServerDone was recorded: the server may or may not have
+         * committed it, so it is replayed as msg1_uncertain when a server attaches. */
+        tx->state = BKD_TX_QUEUED;
+        tx->uncertain = true;
+        bkd_queue_push(c, tx, false);
+        break;
+    case RTR__TX_STATE__TX_EXCEPTION:
+        tx->state = BKD_TX_EXCEPTION;
+        break;
+    default:
+        tx->state = BKD_TX_DONE;
+        bkd_tx_drop_bodies(tx);
+        break;
+    }
+    return RTR_STS_OK;
+}

@@ -1,0 +1,191 @@
+/*
+ * bkd_core_impl.h - the core's private structures, shared by bkd_core.c (events, the vote
+ * checklist) and bkd_core_tx.c (tables, sending helpers, inspection). Included by no other
+ * folder except the backend's tests.
+ *
+ * Thread rule: as bkd.h - one thread owns a core.
+ */
+#ifndef BKD_CORE_IMPL_H
+#define BKD_CORE_IMPL_H
+
+#include "bkd.h"
+
+#define BKD_HASH_BUCKETS 4096u
+
+typedef struct bkd_tx bkd_tx_t;
+
+/* One server channel: (process identity, channel number). */
+typedef struct {
+    char id[BKD_ID_MAX + 1];
+    uint32_t channel;
+    uint32_t part;
+    uint32_t flags;
+    bkd_tx_t *tx; /* the transaction it holds (from Deliver msg1 to ServerDone), or NULL */
+} bkd_srv_t;
+
+/* One message of a transaction, as the client sent it. */
+typedef struct {
+    bool have;
+    uint8_t *body; /* NULL once the transaction is finished (digest kept) */
+    size_t len;
+    uint32_t flags;
+    uint32_t format;
+    uint64_t digest; /* of the body: deduplication by (TID, index) */
+} bkd_msg_t;
+
+/* One reply of the server, kept until the outcome. */
+typedef struct {
+    uint32_t index;
+    uint8_t *body;
+    size_t len;
+    uint32_t format;
+} bkd_reply_t;
+
+struct bkd_tx {
+    bkd_tx_t *hnext;       /* hash chain */
+    bkd_tx_t *prev, *next; /* all transactions, oldest first */
+    bkd_tx_t *qnext;       /* partition queue */
+    bkd_tx_t *hard_next;   /* hardening FIFO (ascending voted_ticket) */
+    bool hard_listed;
+    bool queued;
+    uint8_t tid[16];
+    cmn_tid_t t;
+    uint32_t part;
+    char router[BKD_ID_MAX + 1]; /* "" when unknown (loaded from the journal) */
+    uint32_t channel;            /* client channel */
+    uint64_t watermark;
+    bkd_msg_t *msgs;
+    uint32_t msgcap;
+    uint32_t held; /* messages 0..held-1 are all held */
+    bkd_srv_t *srv;
+    uint32_t delivered; /* Deliver sent for 0..delivered-1 */
+    bool uncertain;     /* this execution is a msg1_uncertain replay */
+    bool vreq;          /* the vote request arrived */
+    uint32_t vreq_n;
+    bool vreq_sent; /* forwarded to the current server */
+    uint64_t vreq_sent_ms;
+    int vote; /* 0 none, 1 accept, -1 reject (of the current execution) */
+    uint32_t vote_reason;
+    bool already_applied;
+    bkd_reply_t *replies;
+    uint32_t nreplies, replycap;
+    uint64_t epoch, n;     /* CSN; n = 0 before the first one */
+    uint64_t voted_ticket; /* core ticket of this execution's VOTED record; 0 = none */
+    uint64_t old_n;        /* re-execution: the n that becomes MOVED */
+    uint64_t accepted_ms;
+    uint32_t replays;
+    bkd_tx_state_t state;
+    bool accepted; /* the outcome, once decided */
+    uint32_t out_status, out_reason;
+    uint64_t outcome_sent_ms;
+};
+
+typedef struct {
+    char *name;
+    uint8_t *low, *high;
+    bool concurrent;
+    uint64_t epoch;
+    uint64_t next_n;     /* next CSN to assign: dense */
+    uint64_t hardened_n; /* highest CSN whose VOTED record is hardened */
+    bkd_tx_t *qhead, *qtail;
+    uint32_t rr; /* round-robin start among servers */
+} bkd_part_t;
+
+/* Actions queue (FIFO ring grown on demand). */
+typedef struct {
+    bkd_action_t *a;
+    size_t head, count, cap;
+} bkd_actq_t;
+
+typedef struct {
+    uint64_t incarnation;
+    uint64_t watermark;
+} bkd_wm_t;
+
+struct bkd_core {
+    char *node;
+    uint64_t incarnation;
+    size_t keylen;
+    uint32_t replay_limit;
+    uint32_t resend_ms;
+    size_t nparts;
+    bkd_part_t *parts;
+    bkd_srv_t **srv;
+    size_t nsrv, srvcap;
+    bkd_tx_t *hash[BKD_HASH_BUCKETS];
+    bkd_tx_t *first, *last;
+    bkd_tx_t *hard_head, *hard_tail; /* VOTED records appended, not yet hardened */
+    size_t ntx;
+    bkd_wm_t *wm;
+    size_t nwm, wmcap;
+    bkd_actq_t q;
+    uint64_t next_ticket; /* last core ticket handed out */
+    uint64_t hardened;    /* highest hardened core ticket */
+    uint64_t now_ms, wall_ms;
+    uint64_t jnlfull_until;
+    bkd_core_counters_t ctr;
+};
+
+/* ---- bkd_core_tx.c: tables ---------------------------------------------------------- */
+
+/* bkd_tx_find - the transaction with this packed TID, or NULL. */
+bkd_tx_t *bkd_tx_find(bkd_core_t *c, const uint8_t tid[16]);
+
+/* bkd_tx_create - a new QUEUED-less transaction (state QUEUED, not in a queue), linked into
+ * the tables. NULL on out of memory. */
+bkd_tx_t *bkd_tx_create(bkd_core_t *c, const uint8_t tid[16], uint32_t part);
+
+/* bkd_tx_destroy - unlink and free a transaction (it must hold no server). */
+void bkd_tx_destroy(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_tx_put_msg - store message `index` (copied). RTR_STS_NOMEM, RTR_STS_INVARG past
+ * BKD_MAX_MSGS. Advances tx->held over contiguous messages. */
+rtr_status_t bkd_tx_put_msg(bkd_tx_t *tx, uint32_t index, const uint8_t *body, size_t len,
+                            uint32_t flags, uint32_t format);
+
+/* bkd_tx_put_reply - keep a server reply (copied). */
+rtr_status_t bkd_tx_put_reply(bkd_tx_t *tx, uint32_t index, const uint8_t *body, size_t len,
+                              uint32_t format);
+
+/* bkd_tx_drop_replies / bkd_tx_drop_bodies - release replies / message bodies (digests kept). */
+void bkd_tx_drop_replies(bkd_tx_t *tx);
+void bkd_tx_drop_bodies(bkd_tx_t *tx);
+
+/* bkd_digest - FNV-1a 64 over data, continuing from h (start with BKD_DIGEST_INIT). */
+#define BKD_DIGEST_INIT 0xcbf29ce484222325ull
+uint64_t bkd_digest(uint64_t h, const void *data, size_t len);
+
+/* bkd_queue_push / bkd_queue_remove / bkd_queue_pop - a partition's FIFO of transactions
+ * waiting for a server; replays go to the front (front = true). */
+void bkd_queue_push(bkd_core_t *c, bkd_tx_t *tx, bool front);
+void bkd_queue_remove(bkd_core_t *c, bkd_tx_t *tx);
+bkd_tx_t *bkd_queue_pop(bkd_core_t *c, uint32_t part);
+
+/* bkd_wm_get / bkd_wm_note - the highest watermark seen for a client incarnation. */
+uint64_t bkd_wm_get(const bkd_core_t *c, uint64_t incarnation);
+void bkd_wm_note(bkd_core_t *c, uint64_t incarnation, uint64_t watermark);
+
+/* bkd_srv_find - the server channel (id, channel), or NULL. */
+bkd_srv_t *bkd_srv_find(bkd_core_t *c, const char *id, uint32_t channel);
+
+/* bkd_srv_remove - unlink and free a server channel (its tx must have been detached). */
+void bkd_srv_remove(bkd_core_t *c, bkd_srv_t *s);
+
+/* bkd_hard_push / bkd_hard_remove - the FIFO of transactions whose VOTED record is in the
+ * journal's pipeline; appends take ascending tickets, so hardening pops from the head. */
+void bkd_hard_push(bkd_core_t *c, bkd_tx_t *tx);
+void bkd_hard_remove(bkd_core_t *c, bkd_tx_t *tx);
+
+/* ---- bkd_core_tx.c: actions --------------------------------------------------------- */
+
+/* bkd_push_action - append an action (consumed; its owned pointers move into the queue). */
+void bkd_push_action(bkd_core_t *c, bkd_action_t *a);
+
+/* bkd_emit_send - stamp env's header (this backend) and queue a copy of it to `to`. env and
+ * its body are borrowed. */
+void bkd_emit_send(bkd_core_t *c, bkd_sock_t sock, const char *to, Rtr__Envelope *env);
+
+/* bkd_emit_timer - ask to be called at deadline_ms. */
+void bkd_emit_timer(bkd_core_t *c, uint64_t deadline_ms);
+
+#endif /* BKD_CORE_IMPL_H */

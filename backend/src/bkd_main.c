@@ -1,0 +1,396 @@
+/*
+ * bkd_main.c - rtr-backend: start-up, the event loop, clean stop.
+ *
+ *   rtr-backend --config FILE --node NAME [--log FILE] [--log-level L]
+ *
+ * Start-up order matters: the facility is validated first (exit 1 with the file:line message),
+ * then the journal is opened (a journal held by another process -> exit 1: two backends on one
+ * journal would assign the same CSNs), the served partitions' epochs and last CSNs are read and
+ * their records loaded into the core, and only then are the endpoints bound, so no frame is
+ * taken before the core knows what it already decided.
+ *
+ * The loop is one thread: zmq_poll over the servers ROUTER, one DEALER per router, the admin
+ * ROUTER, the journal's eventfd and a signalfd (SIGTERM/SIGINT = clean stop). After every
+ * event the core's queued actions are executed at once (bkd_net_run_actions).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include "bkd_daemon_impl.h"
+
+typedef struct {
+    const char *config;
+    const char *node;
+    const char *log;
+    const char *level;
+} bkd_args_t;
+
+static void
+bkd_usage(FILE *f)
+{
+    fprintf(f, "usage: rtr-backend --config FILE --node NAME [--log FILE] [--log-level LEVEL]\n"
+               "  --config FILE      the facility configuration (libconfig)\n"
+               "  --node NAME        this backend's name in the facility\n"
+               "  --log FILE         append log lines to FILE (default: stderr)\n"
+               "  --log-level LEVEL  emerg|alert|crit|err|warning|notice|info|debug\n"
+               "                     (default: the facility's settings.log_level)\n"
+               "  --help             this text\n"
+               "Serves the partitions whose primary is NODE: delivers transactions to the local\n"
+               "server applications, hardens commit decisions in the journal, replays them.\n"
+               "SIGTERM or SIGINT stops it cleanly. Exit status: 0 clean stop, 1 bad config or\n"
+               "busy journal/endpoint, 3 journal failure (fail over).\n");
+}
+
+static int
+bkd_parse_args(int argc, char **argv, bkd_args_t *a)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' }, { "node", required_argument, NULL, 'n' },
+        { "log", required_argument, NULL, 'l' },    { "log-level", required_argument, NULL, 'L' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 }
+    };
+    int ch;
+
+    memset(a, 0, sizeof(*a));
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'n':
+            a->node = optarg;
+            break;
+        case 'l':
+            a->log = optarg;
+            break;
+        case 'L':
+            a->level = optarg;
+            break;
+        case 'h':
+            bkd_usage(stdout);
+            return 0;
+        default:
+            bkd_usage(stderr);
+            return 1;
+        }
+    }
+    if (optind != argc || a->config == NULL || a->node == NULL) {
+        bkd_usage(stderr);
+        return 1;
+    }
+    return -1;
+}
+
+/* bkd_mkdir_parents - create the missing parents of dir with mode 0700 (the journal itself is
+ * created by jrn_open). */
+static rtr_status_t
+bkd_mkdir_parents(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+
+    if (n >= sizeof(path))
+        return RTR_STS_INVARG;
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            RTR_LOG(CMN_LOG_CRIT, "BKD-MKDIR", "dir=%s err=\"%s\"", path, strerror(errno));
+            return RTR_STS_IOERR;
+        }
+        *p = '/';
+    }
+    return RTR_STS_OK;
+}
+
+typedef struct {
+    bkd_core_t *core;
+    uint32_t core_part;
+    rtr_status_t sts;
+    uint64_t loaded;
+} bkd_load_t;
+
+static int
+bkd_load_one(void *arg, const jrn_entry_t *e)
+{
+    bkd_load_t *l = arg;
+    l->sts = bkd_core_load_record(l->core, l->core_part, e->rec);
+    l->loaded++;
+    return l->sts != RTR_STS_OK;
+}
+
+/* bkd_epoch - the partition's epoch from the journal's meta; written as 1 at first start. */
+static rtr_status_t
+bkd_epoch(jrn_t *j, uint32_t id, uint64_t *epoch)
+{
+    Rtr__JournalMeta *m = NULL;
+    rtr_status_t sts = jrn_meta_get(j, id, (Rtr__JournalMeta **)&m);
+    jrn_batch_t *bt = NULL;
+    uint64_t ticket;
+
+    if (sts != RTR_STS_OK)
+        return sts;
+    if (m->has_epoch && m->epoch != 0) {
+        *epoch = m->epoch;
+        goto out;
+    }
+    m->has_epoch = 1;
+    m->epoch = 1;
+    *epoch = 1;
+    bt = jrn_batch_new();
+    sts = bt == NULL ? RTR_STS_NOMEM : jrn_batch_put_meta(bt, m);
+    if (sts == RTR_STS_OK)
+        sts = jrn_submit(j, &bt, &ticket);
+    if (sts == RTR_STS_OK)
+        sts = jrn_wait(j, ticket);
+out:
+    jrn_batch_free(&bt);
+    wire_free((ProtobufCMessage **)&m);
+    return sts;
+}
+
+/* bkd_open_journal - open the journal, find the served partitions, build and load the core. */
+static rtr_status_t
+bkd_open_journal(bkd_backend_t *b)
+{
+    jrn_options_t jo;
+    bkd_part_cfg_t *pc = NULL;
+    bkd_core_cfg_t cc;
+    rtr_status_t sts;
+
+    if (bkd_mkdir_parents(b->me->journal) != RTR_STS_OK)
+        return RTR_STS_IOERR;
+    memset(&jo, 0, sizeof(jo));
+    jo.dir = b->me->journal;
+    jo.node = b->me->name;
+    jo.max_bytes = (uint64_t)b->fac->settings.journal_max_mb << 20;
+    jo.reserve_bytes = jo.max_bytes / 10;
+    sts = jrn_open(&jo, &b->jrn);
+    if (sts != RTR_STS_OK)
+        return sts;
+    b->parts = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*b->parts));
+    b->part_ids = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*b->part_ids));
+    pc = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*pc));
+    if (b->parts == NULL || b->part_ids == NULL || pc == NULL) {
+        sts = RTR_STS_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < b->fac->npartitions; i++) {
+        const cmn_partition_t *p = &b->fac->partitions[i];
+        size_t k = b->nparts;
+        if (p->primary != b->me)
+            continue;
+        b->parts[k] = p;
+        sts = jrn_partition(b->jrn, p->name, &b->part_ids[k]);
+        if (sts == RTR_STS_OK)
+            sts = bkd_epoch(b->jrn, b->part_ids[k], &pc[k].epoch);
+        if (sts == RTR_STS_OK)
+            sts = jrn_last_n(b->jrn, b->part_ids[k], &pc[k].last_n);
+        if (sts != RTR_STS_OK)
+            goto fail;
+        pc[k].name = p->name;
+        pc[k].low = p->low.bytes;
+        pc[k].high = p->high.bytes;
+        pc[k].concurrent = p->concurrent;
+        b->nparts++;
+    }
+    if (b->nparts == 0) {
+        fprintf(stderr, "rtr-backend: node %s is the primary of no partition in %s\n", b->me->name,
+                b->fac->path);
+        sts = RTR_STS_CONFIG;
+        goto fail;
+    }
+    memset(&cc, 0, sizeof(cc));
+    cc.node = b->me->name;
+    cc.incarnation = b->incarnation;
+    cc.keylen = b->fac->keylen;
+    cc.nparts = b->nparts;
+    cc.parts = pc;
+    cc.replay_limit = BKD_REPLAY_LIMIT_DEFAULT; /* no `replay_limit` setting in the facility yet */
+    cc.resend_ms = (uint32_t)(b->fac->settings.heartbeat_ms * 2);
+    sts = bkd_core_new(&cc, &b->core);
+    bkd_core_timer(b->core, cmn_now_mono_ns() / 1000000u, cmn_now_wall_ms());
+    for (size_t k = 0; sts == RTR_STS_OK && k < b->nparts; k++) {
+        bkd_load_t l = { b->core, (uint32_t)k, RTR_STS_OK, 0 };
+        sts = jrn_scan(b->jrn, b->part_ids[k], 1, UINT64_MAX, bkd_load_one, &l);
+        if (sts == RTR_STS_OK)
+            sts = l.sts;
+        RTR_LOG(CMN_LOG_NOTICE, "BKD-PARTITION",
+                "partition=%s epoch=%" PRIu64 " last_csn=%" PRIu64 " records=%" PRIu64, pc[k].name,
+                pc[k].epoch ? pc[k].epoch : 1, pc[k].last_n, l.loaded);
+    }
+fail:
+    free(pc);
+    return sts;
+}
+
+static void
+bkd_loop(bkd_backend_t *b)
+{
+    size_t n = 3 + b->nrouters;
+    zmq_pollitem_t *it = calloc(n, sizeof(*it));
+    int64_t hb = b->fac->settings.heartbeat_ms;
+
+    RTR_ASSERT(it != NULL);
+    it[0] = (zmq_pollitem_t){ b->servers, 0, ZMQ_POLLIN, 0 };
+    it[1] = (zmq_pollitem_t){ b->admin, 0, ZMQ_POLLIN, 0 };
+    it[2] = (zmq_pollitem_t){ NULL, jrn_fd(b->jrn), ZMQ_POLLIN, 0 };
+    for (size_t i = 0; i < b->nrouters; i++)
+        it[3 + i] = (zmq_pollitem_t){ b->routers[i].sock, 0, ZMQ_POLLIN, 0 };
+    b->core_deadline_ms = UINT64_MAX;
+    b->next_hb_ms = 0; /* BackendHello at once, on connect */
+    while (!b->stop) {
+        uint64_t now = cmn_now_mono_ns() / 1000000u;
+        uint64_t wake = b->next_hb_ms < b->core_deadline_ms ? b->next_hb_ms : b->core_deadline_ms;
+        long timeout = wake <= now ? 0 : (long)(wake - now);
+        struct signalfd_siginfo si;
+        zmq_pollitem_t sig = { NULL, b->sigfd, ZMQ_POLLIN, 0 };
+        int rc;
+
+        if (now >= b->next_hb_ms) {
+            b->next_hb_ms = now + (uint64_t)hb;
+            bkd_net_heartbeat(b, now);
+        }
+        /* The core's clock is kept fresh for its resend stamps; its timers (an O(n) sweep)
+         * run when it asked for them or once per heartbeat. */
+        bkd_core_clock(b->core, now, cmn_now_wall_ms());
+        if (now >= b->core_deadline_ms || now >= b->last_tick_ms + (uint64_t)hb) {
+            b->core_deadline_ms = UINT64_MAX;
+            b->last_tick_ms = now;
+            bkd_core_timer(b->core, now, cmn_now_wall_ms());
+            bkd_net_run_actions(b);
+        }
+        if (timeout > hb)
+            timeout = (long)hb;
+        rc = zmq_poll(it, (int)n, timeout);
+        if (rc < 0 && zmq_errno() != EINTR) {
+            RTR_LOG(CMN_LOG_CRIT, "BKD-POLL", "err=\"%s\"", zmq_strerror(zmq_errno()));
+            b->exit_code = 2;
+            break;
+        }
+        if (zmq_poll(&sig, 1, 0) > 0 && read(b->sigfd, &si, sizeof(si)) == sizeof(si)) {
+            RTR_LOG(CMN_LOG_NOTICE, "BKD-STOP", "signal=%u", si.ssi_signo);
+            b->stop = true;
+            break;
+        }
+        if (rc <= 0)
+            continue;
+        if (it[2].revents & ZMQ_POLLIN)
+            bkd_net_journal_in(b);
+        if (it[0].revents & ZMQ_POLLIN)
+            bkd_net_servers_in(b);
+        for (size_t i = 0; i < b->nrouters; i++)
+            if (it[3 + i].revents & ZMQ_POLLIN)
+                bkd_net_router_in(b, &b->routers[i]);
+        if (it[1].revents & ZMQ_POLLIN)
+            bkd_admin_in(b);
+        bkd_net_run_actions(b);
+    }
+    free(it);
+}
+
+static int
+bkd_setup_signals(bkd_backend_t *b)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+        return -1;
+    signal(SIGPIPE, SIG_IGN);
+    b->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return b->sigfd < 0 ? -1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    bkd_args_t a;
+    bkd_backend_t b;
+    cmn_facility_t *fac = NULL;
+    cmn_diag_t *diag = NULL;
+    cmn_load_opts_t lo = { CMN_JOURNAL_CHECK_NODE, NULL };
+    cmn_log_level_t level;
+    rtr_status_t sts;
+    int rc = bkd_parse_args(argc, argv, &a);
+
+    if (rc >= 0)
+        return rc;
+    memset(&b, 0, sizeof(b));
+    b.sigfd = -1;
+    lo.node = a.node;
+    sts = cmn_facility_load_ex(a.config, &lo, &fac, &diag);
+    if (sts != RTR_STS_OK) {
+        fprintf(stderr, "rtr-backend: %s\n",
+                diag && diag->error ? diag->error : rtr_error_text(sts));
+        cmn_diag_free(&diag);
+        return 1;
+    }
+    cmn_diag_free(&diag);
+    b.fac = fac;
+    b.me = cmn_facility_backend(fac, a.node);
+    level = fac->settings.log_level;
+    if (b.me == NULL || (a.level && cmn_log_level_parse(a.level, &level) != RTR_STS_OK)) {
+        fprintf(stderr, "rtr-backend: %s\n",
+                b.me == NULL ? "--node is not a backend of the facility" : "bad --log-level");
+        rc = 1;
+        goto out;
+    }
+    if (cmn_log_open(a.log, level, "backend", b.me->name) != RTR_STS_OK) {
+        fprintf(stderr, "rtr-backend: cannot open log file %s\n", a.log);
+        rc = 1;
+        goto out;
+    }
+    if (cmn_incarnation_new(&b.incarnation) != RTR_STS_OK || bkd_setup_signals(&b) != 0) {
+        fprintf(stderr, "rtr-backend: start-up failed (incarnation or signals)\n");
+        rc = 1;
+        goto out;
+    }
+    b.started_ms = cmn_now_wall_ms();
+    sts = bkd_open_journal(&b);
+    if (sts != RTR_STS_OK) {
+        fprintf(stderr, "rtr-backend: journal %s: %s%s\n", b.me->journal, rtr_error_text(sts),
+                sts == RTR_STS_BUSY ? " (another rtr-backend holds it)" : "");
+        rc = 1;
+        goto out;
+    }
+    sts = bkd_net_open(&b);
+    if (sts != RTR_STS_OK) {
+        fprintf(stderr, "rtr-backend: endpoints: %s%s\n", rtr_error_text(sts),
+                sts == RTR_STS_BUSY ? " (address in use)" : "");
+        rc = 1;
+        goto out;
+    }
+    RTR_LOG(CMN_LOG_NOTICE, "BKD-START",
+            "incarnation=%016" PRIx64 " partitions=%zu servers=%s admin=%s journal=%s",
+            b.incarnation, b.nparts, b.me->servers, b.me->admin, b.me->journal);
+    bkd_loop(&b);
+    rc = b.exit_code;
+    RTR_LOG(rc == 0 ? CMN_LOG_NOTICE : CMN_LOG_CRIT, "BKD-EXIT", "status=%d", rc);
+out:
+    bkd_net_close(&b);
+    bkd_core_free(&b.core);
+    jrn_close(&b.jrn);
+    free(b.pend);
+    free(b.peers);
+    free(b.parts);
+    free(b.part_ids);
+    if (b.sigfd >= 0)
+        close(b.sigfd);
+    cmn_facility_free(&fac);
+    return rc;
+}

@@ -1,0 +1,1087 @@
+/*
+ * rtd_core.c - the router's pure core: routing, the transaction table, the last-agent rule.
+ *
+ * Design note. The router keeps no durable state and no copies of messages (docs/protocol.md,
+ * "Who keeps what"): only TID -> {client, channel, partition, backend, phase, next index,
+ * deadline}. Invariants:
+ *   - a transaction in COLLECTING always has a connected backend (losing it rejects the
+ *     transaction at once), so every forward has a destination;
+ *   - the router sends messages to the backend strictly in index order (duplicates dropped, a
+ *     gap answered with TxNack and nothing forwarded), so the backend sees 0..n-1 without holes
+ *     unless ZeroMQ itself drops one, which the backend detects and NACKs;
+ *   - once the VoteRequest is sent (VOTING) nothing here rejects or aborts the transaction: the
+ *     backend is the last agent and only its TxOutcome (or the client's loss) ends the entry.
+ * The table is a chained hash over a slot array that doubles when full; entries never move
+ * except during a doubling, so no pointer to an entry is kept across an insert.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rtd.h"
+
+typedef struct {
+    bool used;
+    int32_t next; /* hash chain, or free list when unused */
+    uint8_t tid[16];
+    rtd_id_t client;
+    uint32_t channel;
+    int32_t part;    /* index in fac->partitions */
+    int32_t backend; /* index in fac->backends; -1 = lost (VOTING only) */
+    rtd_phase_t phase;
+    uint32_t nmsgs; /* next index to forward (messages forwarded, less any backend NACK) */
+    uint32_t nvote; /* VOTING: the number of messages voted on */
+    uint64_t started_ms;
+    uint64_t deadline_ms; /* 0 = none */
+} rtd_tx_t;
+
+typedef struct {
+    bool used;
+    uint32_t gen;
+    rtd_id_t client;
+    uint64_t client_req;
+    uint32_t outstanding;
+    uint64_t deadline_ms;
+} rtd_query_t;
+
+struct rtd_core {
+    const cmn_facility_t *fac;
+    const cmn_router_t *self;
+    uint64_t incarnation;
+    uint64_t query_timeout_ms;
+    int32_t *part_backend; /* per partition: backend index or -1 */
+    uint64_t *part_since;
+    bool *claimed; /* scratch for BackendHello, per partition */
+    bool *be_up;   /* per backend */
+    rtd_id_t *be_id;
+    rtd_tx_t *tx;
+    size_t txcap; /* slots (power of two); also the number of buckets */
+    size_t ntx, nvoting;
+    int32_t *buckets;
+    int32_t freelist;
+    rtd_query_t query[RTD_QUERY_MAX];
+    uint32_t qgen;
+    rtd_action_t *act;
+    size_t nact, actcap;
+    uint64_t armed_ms;
+    rtd_counters_t ctr;
+};
+
+#define RTD_TX_INITIAL  1024u
+#define RTD_ACT_INITIAL 64u
+
+/* ---- ids ------------------------------------------------------------------------------ */
+
+void
+rtd_id_from_str(rtd_id_t *id, const char *s)
+{
+    size_t n = strlen(s);
+    id->len = n < RTD_IDMAX ? n : RTD_IDMAX;
+    memcpy(id->bytes, s, id->len);
+}
+
+bool
+rtd_id_eq_str(const rtd_id_t *id, const char *s)
+{
+    return strlen(s) == id->len && memcmp(id->bytes, s, id->len) == 0;
+}
+
+static bool
+rtd_id_eq(const rtd_id_t *a, const rtd_id_t *b)
+{
+    return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* ---- the transaction table ---------------------------------------------------------- */
+
+static size_t
+rtd_tid_hash(const uint8_t tid[16], size_t cap)
+{
+    uint64_t h = cmn_get_be64(tid) * 0x9E3779B97F4A7C15ull ^ cmn_get_be64(tid + 8);
+    h ^= h >> 29;
+    h *= 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 32;
+    return (size_t)(h & (cap - 1));
+}
+
+static rtd_tx_t *
+rtd_tx_find(const rtd_core_t *core, const uint8_t tid[16])
+{
+    int32_t i = core->buckets[rtd_tid_hash(tid, core->txcap)];
+    while (i >= 0) {
+        if (memcmp(core->tx[i].tid, tid, 16) == 0)
+            return &core->tx[i];
+        i = core->tx[i].next;
+    }
+    return NULL;
+}
+
+/* rtd_tx_grow - double the slot array and rebuild the chains (entries keep their slots). */
+static rtr_status_t
+rtd_tx_grow(rtd_core_t *core, size_t cap)
+{
+    rtd_tx_t *tx = realloc(core->tx, cap * sizeof *tx);
+    int32_t *b;
+
+    if (tx == NULL)
+        return RTR_STS_NOMEM;
+    core->tx = tx;
+    b = realloc(core->buckets, cap * sizeof *b);
+    if (b == NULL)
+        return RTR_STS_NOMEM; /* tx grew but txcap did not: still consistent */
+    core->buckets = b;
+    for (size_t i = 0; i < cap; i++)
+        b[i] = -1;
+    for (size_t i = core->txcap; i < cap; i++) {
+        memset(&tx[i], 0, sizeof tx[i]);
+        tx[i].next = i + 1 < cap ? (int32_t)(i + 1) : core->freelist;
+    }
+    if (cap > core->txcap)
+        core->freelist = (int32_t)core->txcap;
+    for (size_t i = 0; i < core->txcap; i++) {
+        if (tx[i].used) {
+            size_t h = rtd_tid_hash(tx[i].tid, cap);
+            tx[i].next = b[h];
+            b[h] = (int32_t)i;
+        }
+    }
+    core->txcap = cap;
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+rtd_tx_insert(rtd_core_t *core, const uint8_t tid[16], rtd_tx_t **out)
+{
+    rtd_tx_t *e;
+    size_t h;
+
+    if (core->freelist < 0) {
+        rtr_status_t sts = rtd_tx_grow(core, core->txcap * 2);
+        if (sts != RTR_STS_OK)
+            return sts;
+    }
+    e = &core->tx[core->freelist];
+    core->freelist = e->next;
+    memset(e, 0, sizeof *e);
+    e->used = true;
+    memcpy(e->tid, tid, 16);
+    h = rtd_tid_hash(tid, core->txcap);
+    e->next = core->buckets[h];
+    core->buckets[h] = (int32_t)(e - core->tx);
+    core->ntx++;
+    *out = e;
+    return RTR_STS_OK;
+}
+
+static void
+rtd_tx_remove(rtd_core_t *core, rtd_tx_t *e)
+{
+    int32_t slot = (int32_t)(e - core->tx);
+    int32_t *p = &core->buckets[rtd_tid_hash(e->tid, core->txcap)];
+
+    while (*p != slot) {
+        RTR_ASSERT(*p >= 0);
+        p = &core->tx[*p].next;
+    }
+    *p = e->next;
+    if (e->phase == RTD_PHASE_VOTING)
+        core->nvoting--;
+    core->ntx--;
+    e->used = false;
+    e->next = core->freelist;
+    core->freelist = slot;
+}
+
+/* ---- actions ------------------------------------------------------------------------- */
+
+/* rtd_act_push - append an action. Growing a small array that never shrinks fails only when
+ * the process is out of memory; the router cannot keep its promises then, so it stops. */
+static rtd_action_t *
+rtd_act_push(rtd_core_t *core, rtd_action_kind_t kind)
+{
+    rtd_action_t *a;
+
+    if (core->nact == core->actcap) {
+        size_t cap = core->actcap * 2;
+        a = realloc(core->act, cap * sizeof *a);
+        RTR_ASSERT(a != NULL);
+        core->act = a;
+        core->actcap = cap;
+    }
+    a = &core->act[core->nact++];
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    return a;
+}
+
+/* rtd_act_send - a send action to `to` with the router's header and body `body_case`. The
+ * body struct is initialized; rtd_core_actions wires env's body pointer to it. */
+static rtd_action_t *
+rtd_act_send(rtd_core_t *core, rtd_sock_t sock, const rtd_id_t *to, Rtr__Envelope__BodyCase bc)
+{
+    rtd_action_t *a = rtd_act_push(core, RTD_ACT_SEND);
+
+    a->sock = sock;
+    a->to = *to;
+    wire_envelope_init(&a->env, core->self->name, 0, core->incarnation, RTR__ROLE__ROLE_ROUTER);
+    a->env.body_case = bc;
+    switch (bc) {
+    case RTR__ENVELOPE__BODY_TX_MSG:
+        rtr__tx_msg__init(&a->body.tx_msg);
+        break;
+    case RTR__ENVELOPE__BODY_VOTE_REQUEST:
+        rtr__vote_request__init(&a->body.vote_request);
+        break;
+    case RTR__ENVELOPE__BODY_TX_ABORT:
+        rtr__tx_abort__init(&a->body.tx_abort);
+        break;
+    case RTR__ENVELOPE__BODY_TX_REPLY:
+        rtr__tx_reply__init(&a->body.tx_reply);
+        break;
+    case RTR__ENVELOPE__BODY_TX_OUTCOME:
+        rtr__tx_outcome__init(&a->body.tx_outcome);
+        break;
+    case RTR__ENVELOPE__BODY_TX_NACK:
+        rtr__tx_nack__init(&a->body.tx_nack);
+        break;
+    case RTR__ENVELOPE__BODY_TX_QUERY:
+        rtr__tx_query__init(&a->body.tx_query);
+        break;
+    case RTR__ENVELOPE__BODY_TX_QUERY_REPLY:
+        rtr__tx_query_reply__init(&a->body.tx_query_reply);
+        break;
+    case RTR__ENVELOPE__BODY_CHANNEL_STATUS:
+        rtr__channel_status__init(&a->body.channel_status);
+        break;
+    default:
+        RTR_ASSERT(!"rtd_act_send: body the router never sends");
+    }
+    return a;
+}
+
+static ProtobufCBinaryData
+rtd_act_tid(rtd_action_t *a, const uint8_t tid[16])
+{
+    ProtobufCBinaryData d;
+    memcpy(a->tid, tid, 16);
+    d.len = 16;
+    d.data = NULL; /* pointed at a->tid by rtd_core_actions once the array has settled */
+    return d;
+}
+
+static void
+rtd_arm(rtd_core_t *core, uint64_t at_ms)
+{
+    if (at_ms == 0 || (core->armed_ms != 0 && core->armed_ms <= at_ms))
+        return;
+    core->armed_ms = at_ms;
+    rtd_act_push(core, RTD_ACT_ARM_TIMER)->at_ms = at_ms;
+}
+
+static void
+rtd_begin(rtd_core_t *core)
+{
+    core->nact = 0;
+}
+
+rtd_action_t *
+rtd_core_actions(rtd_core_t *core, size_t *n)
+{
+    /* The array may have moved while the event pushed actions: wire each envelope to its own
+     * body storage and each generated TID to its own bytes now that it is stable. */
+    for (size_t i = 0; i < core->nact; i++) {
+        rtd_action_t *a = &core->act[i];
+        ProtobufCBinaryData *tid = NULL;
+        if (a->kind != RTD_ACT_SEND)
+            continue;
+        switch (a->env.body_case) {
+        case RTR__ENVELOPE__BODY_TX_MSG:
+            a->env.tx_msg = &a->body.tx_msg;
+            break;
+        case RTR__ENVELOPE__BODY_VOTE_REQUEST:
+            a->env.vote_request = &a->body.vote_request;
+            tid = &a->body.vote_request.tid;
+            break;
+        case RTR__ENVELOPE__BODY_TX_ABORT:
+            a->env.tx_abort = &a->body.tx_abort;
+            tid = &a->body.tx_abort.tid;
+            break;
+        case RTR__ENVELOPE__BODY_TX_REPLY:
+            a->env.tx_reply = &a->body.tx_reply;
+            break;
+        case RTR__ENVELOPE__BODY_TX_OUTCOME:
+            a->env.tx_outcome = &a->body.tx_outcome;
+            tid = &a->body.tx_outcome.tid;
+            break;
+        case RTR__ENVELOPE__BODY_TX_NACK:
+            a->env.tx_nack = &a->body.tx_nack;
+            tid = &a->body.tx_nack.tid;
+            break;
+        case RTR__ENVELOPE__BODY_TX_QUERY:
+            a->env.tx_query = &a->body.tx_query;
+            break;
+        case RTR__ENVELOPE__BODY_TX_QUERY_REPLY:
+            a->env.tx_query_reply = &a->body.tx_query_reply;
+            break;
+        case RTR__ENVELOPE__BODY_CHANNEL_STATUS:
+            a->env.channel_status = &a->body.channel_status;
+            break;
+        default:
+            break;
+        }
+        if (tid != NULL && tid->data == NULL) /* generated by the core: its bytes are a->tid */
+            tid->data = a->tid;
+    }
+    *n = core->nact;
+    return core->act;
+}
+
+/* ---- messages the router builds --------------------------------------------------------- */
+
+static const rtd_id_t *
+rtd_backend_id(const rtd_core_t *core, int32_t b)
+{
+    return &core->be_id[b];
+}
+
+/* rtd_send_outcome - TxOutcome{rejected, status, reason} to a client. */
+static void
+rtd_send_rejected(rtd_core_t *core, const rtd_id_t *client, const uint8_t tid[16], uint32_t channel,
+                  rtr_status_t status, bool has_reason, uint32_t reason)
+{
+    rtd_action_t *a = rtd_act_send(core, RTD_SOCK_CLIENTS, client, RTR__ENVELOPE__BODY_TX_OUTCOME);
+    Rtr__TxOutcome *o = &a->body.tx_outcome;
+
+    o->tid = rtd_act_tid(a, tid);
+    o->channel = channel;
+    o->accepted = 0;
+    o->status = (uint32_t)status;
+    o->has_reason = has_reason;
+    o->reason = reason;
+    core->ctr.tx_rejected++;
+}
+
+static void
+rtd_send_abort(rtd_core_t *core, int32_t backend, const uint8_t tid[16], rtr_status_t status,
+               bool has_reason, uint32_t reason)
+{
+    rtd_action_t *a = rtd_act_send(core, RTD_SOCK_PEERS, rtd_backend_id(core, backend),
+                                   RTR__ENVELOPE__BODY_TX_ABORT);
+    a->body.tx_abort.tid = rtd_act_tid(a, tid);
+    a->body.tx_abort.status = (uint32_t)status;
+    a->body.tx_abort.has_reason = has_reason;
+    a->body.tx_abort.reason = reason;
+}
+
+/* rtd_tx_reject - end a transaction before VOTING: TxAbort to its backend (if any) and
+ * TxOutcome{rejected} to its client, then forget it. */
+static void
+rtd_tx_reject(rtd_core_t *core, rtd_tx_t *e, rtr_status_t status, bool has_reason, uint32_t reason)
+{
+    RTR_ASSERT(e->phase == RTD_PHASE_COLLECTING);
+    if (e->backend >= 0)
+        rtd_send_abort(core, e->backend, e->tid, status, has_reason, reason);
+    rtd_send_rejected(core, &e->client, e->tid, e->channel, status, has_reason, reason);
+    rtd_tx_remove(core, e);
+}
+
+/* rtd_tx_vote - every vote but the last agent's is in: ask the backend and enter VOTING. */
+static void
+rtd_tx_vote(rtd_core_t *core, rtd_tx_t *e)
+{
+    rtd_action_t *a;
+
+    if (e->backend < 0)
+        return; /* VOTING with its backend lost: the client resolves it by TxQuery */
+    a = rtd_act_send(core, RTD_SOCK_PEERS, rtd_backend_id(core, e->backend),
+                     RTR__ENVELOPE__BODY_VOTE_REQUEST);
+    a->body.vote_request.tid = rtd_act_tid(a, e->tid);
+    if (e->phase != RTD_PHASE_VOTING)
+        e->nvote = e->nmsgs;
+    a->body.vote_request.nmsgs = e->nvote;
+    if (e->phase != RTD_PHASE_VOTING) {
+        e->phase = RTD_PHASE_VOTING;
+        e->deadline_ms = 0;
+        core->nvoting++;
+    }
+    core->ctr.votes_requested++;
+}
+
+/* rtd_route - the partition of a message body: RTR_STS_OK and *part, or INVMSGLEN (too
+ * short for the key) / NODSTFND (no partition holds the key). */
+static rtr_status_t
+rtd_route(const rtd_core_t *core, const ProtobufCBinaryData *body, int32_t *part)
+{
+    cmn_key_t key;
+    const cmn_partition_t *p;
+    rtr_status_t sts =
+        cmn_key_extract(core->fac->seg, core->fac->nseg, body->data, body->len, &key);
+
+    if (sts != RTR_STS_OK)
+        return sts;
+    p = cmn_facility_partition_for_key(core->fac, &key);
+    if (p == NULL)
+        return RTR_STS_NODSTFND;
+    *part = (int32_t)(p - core->fac->partitions);
+    return RTR_STS_OK;
+}
+
+static void
+rtd_forward(rtd_core_t *core, rtd_tx_t *e, const Rtr__TxMsg *m)
+{
+    rtd_action_t *a = rtd_act_send(core, RTD_SOCK_PEERS, rtd_backend_id(core, e->backend),
+                                   RTR__ENVELOPE__BODY_TX_MSG);
+
+    a->body.tx_msg = *m; /* borrows tid and body from the event's envelope */
+    a->body.tx_msg.partition = core->fac->partitions[e->part].name;
+    e->nmsgs++;
+    core->ctr.msgs_routed++;
+}
+
+/* rtd_nack_client - ask the client (the source of TxMsg) to resend from e->nmsgs. */
+static void
+rtd_nack_client(rtd_core_t *core, rtd_tx_t *e)
+{
+    rtd_action_t *a = rtd_act_send(core, RTD_SOCK_CLIENTS, &e->client, RTR__ENVELOPE__BODY_TX_NACK);
+    a->body.tx_nack.tid = rtd_act_tid(a, e->tid);
+    a->body.tx_nack.from_index = e->nmsgs;
+    a->body.tx_nack.has_channel = 1;
+    a->body.tx_nack.channel = e->channel;
+    core->ctr.nacks_sent++;
+}
+
+/* rtd_client_refill - a TxMsg in VOTING: only the resends of messages the backend NACKed are
+ * forwarded (no key check: they were checked the first time and the backend compares their
+ * digest); when the backend has them all again the vote request is repeated. */
+static rtr_status_t
+rtd_client_refill(rtd_core_t *core, rtd_tx_t *e, const Rtr__TxMsg *m)
+{
+    if (m->index < e->nmsgs || m->index >= e->nvote) {
+        core->ctr.msgs_duplicate++;
+        return RTR_STS_OK;
+    }
+    if (m->index > e->nmsgs) {
+        rtd_nack_client(core, e);
+        return RTR_STS_OK;
+    }
+    if (e->backend < 0)
+        return RTR_STS_OK; /* no backend to refill: the client resolves it by TxQuery */
+    rtd_forward(core, e, m);
+    if (e->nmsgs == e->nvote)
+        rtd_tx_vote(core, e);
+    return RTR_STS_OK;
+}
+
+/* ---- client events ------------------------------------------------------------------- */
+
+static rtr_status_t
+rtd_client_first(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from, const Rtr__TxMsg *m)
+{
+    int32_t part = -1;
+    rtd_tx_t *e;
+    rtr_status_t sts;
+
+    if (m->index != 0) { /* see rtd.h: it cannot have committed */
+        core->ctr.tx_unknown++;
+        rtd_send_rejected(core, from, m->tid.data, m->channel, RTR_STS_NOTFOUND, false, 0);
+        return RTR_STS_OK;
+    }
+    sts = rtd_route(core, &m->body, &part);
+    if (sts == RTR_STS_OK && core->part_backend[part] < 0)
+        sts = RTR_STS_NODSTFND;
+    if (sts != RTR_STS_OK) {
+        if (sts == RTR_STS_NODSTFND)
+            core->ctr.tx_nodstfnd++;
+        rtd_send_rejected(core, from, m->tid.data, m->channel, sts, false, 0);
+        return RTR_STS_OK;
+    }
+    sts = rtd_tx_insert(core, m->tid.data, &e);
+    if (sts != RTR_STS_OK)
+        return sts;
+    e->client = *from;
+    e->channel = m->channel;
+    e->part = part;
+    e->backend = core->part_backend[part];
+    e->phase = RTD_PHASE_COLLECTING;
+    e->started_ms = now_ms;
+    e->deadline_ms = m->has_timeout_ms && m->timeout_ms > 0 ? now_ms + m->timeout_ms : 0;
+    core->ctr.tx_started++;
+    rtd_forward(core, e, m);
+    if (m->has_flags && (m->flags & RTD_SEN_ACCEPT))
+        rtd_tx_vote(core, e);
+    else
+        rtd_arm(core, e->deadline_ms);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+rtd_client_msg(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from, const Rtr__TxMsg *m)
+{
+    rtd_tx_t *e = rtd_tx_find(core, m->tid.data);
+    int32_t part = -1;
+    rtr_status_t sts;
+
+    if (e == NULL)
+        return rtd_client_first(core, now_ms, from, m);
+    if (!rtd_id_eq(&e->client, from)) {
+        core->ctr.foreign_tid++;
+        return RTR_STS_OK;
+    }
+    if (e->phase == RTD_PHASE_VOTING)
+        return rtd_client_refill(core, e, m);
+    if (m->index < e->nmsgs) {
+        core->ctr.msgs_duplicate++;
+        return RTR_STS_OK;
+    }
+    if (m->index > e->nmsgs) { /* a gap: the client (the source) resends from the hole */
+        rtd_nack_client(core, e);
+        return RTR_STS_OK;
+    }
+    sts = rtd_route(core, &m->body, &part);
+    if (sts != RTR_STS_OK) {
+        if (sts == RTR_STS_NODSTFND)
+            core->ctr.tx_nodstfnd++;
+        rtd_tx_reject(core, e, sts, false, 0);
+        return RTR_STS_OK;
+    }
+    if (part != e->part) { /* multi-partition transactions are not supported yet */
+        core->ctr.tx_multipartition++;
+        rtd_tx_reject(core, e, RTR_STS_INVOP4CLI, false, 0);
+        return RTR_STS_OK;
+    }
+    rtd_forward(core, e, m);
+    if (m->has_flags && (m->flags & RTD_SEN_ACCEPT))
+        rtd_tx_vote(core, e);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+rtd_client_vote(rtd_core_t *core, const rtd_id_t *from, const Rtr__TxVote *v)
+{
+    rtd_tx_t *e = rtd_tx_find(core, v->tid.data);
+
+    if (e == NULL) {
+        /* Never answer "rejected" here: a lost TxOutcome{accepted} looks exactly like this.
+         * The client resolves it with TxQuery. */
+        core->ctr.tx_unknown++;
+        return RTR_STS_OK;
+    }
+    if (!rtd_id_eq(&e->client, from)) {
+        core->ctr.foreign_tid++;
+        return RTR_STS_OK;
+    }
+    if (e->phase == RTD_PHASE_VOTING) {
+        /* A resend: ask again, of the partition's current backend (the backend answers a
+         * duplicate vote request with the same outcome). A reject is too late: ignored. */
+        if (!v->accept)
+            return RTR_STS_OK;
+        e->backend = core->part_backend[e->part];
+        if (e->nmsgs < e->nvote)
+            rtd_nack_client(core, e); /* still refilling what the backend NACKed */
+        else
+            rtd_tx_vote(core, e);
+        return RTR_STS_OK;
+    }
+    if (!v->accept) {
+        rtd_tx_reject(core, e, RTR_STS_OK, true, v->has_reason ? v->reason : 0);
+        return RTR_STS_OK;
+    }
+    if (v->has_nmsgs && v->nmsgs > e->nmsgs) { /* messages missing: NACK, vote later */
+        rtd_nack_client(core, e);
+        return RTR_STS_OK;
+    }
+    if (v->has_nmsgs && v->nmsgs < e->nmsgs) {
+        core->ctr.unexpected_client++;
+        return RTR_STS_INVARG; /* the client claims fewer messages than it sent */
+    }
+    rtd_tx_vote(core, e);
+    return RTR_STS_OK;
+}
+
+static int
+rtd_query_alloc(rtd_core_t *core)
+{
+    for (int i = 0; i < RTD_QUERY_MAX; i++)
+        if (!core->query[i].used)
+            return i;
+    return -1;
+}
+
+static void
+rtd_query_reply_status(rtd_core_t *core, const rtd_id_t *to, const Rtr__TxQuery *q,
+                       rtr_status_t status)
+{
+    rtd_action_t *a = rtd_act_send(core, RTD_SOCK_CLIENTS, to, RTR__ENVELOPE__BODY_TX_QUERY_REPLY);
+    a->body.tx_query_reply.request_id = q->request_id;
+    a->body.tx_query_reply.tid = q->tid; /* borrowed from the event */
+    a->body.tx_query_reply.state = 0;
+    a->body.tx_query_reply.has_status = 1;
+    a->body.tx_query_reply.status = (uint32_t)status;
+}
+
+static rtr_status_t
+rtd_client_query(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from, const Rtr__TxQuery *q)
+{
+    rtd_tx_t *e = rtd_tx_find(core, q->tid.data);
+    int32_t target = -1;
+    int slot = rtd_query_alloc(core);
+    rtd_query_t *pq;
+    uint64_t rid;
+
+    core->ctr.queries++;
+    if (slot < 0) {
+        rtd_query_reply_status(core, from, q, RTR_STS_BUSY);
+        return RTR_STS_OK;
+    }
+    if (e != NULL)
+        target = e->backend >= 0 ? e->backend : core->part_backend[e->part];
+    pq = &core->query[slot];
+    pq->gen = ++core->qgen;
+    rid = ((uint64_t)pq->gen << 32) | (uint64_t)slot;
+    pq->outstanding = 0;
+    for (size_t b = 0; b < core->fac->nbackends; b++) {
+        rtd_action_t *a;
+        if (!core->be_up[b] || (target >= 0 && (int32_t)b != target))
+            continue;
+        a = rtd_act_send(core, RTD_SOCK_PEERS, &core->be_id[b], RTR__ENVELOPE__BODY_TX_QUERY);
+        a->body.tx_query.tid = q->tid;
+        a->body.tx_query.request_id = rid;
+        pq->outstanding++;
+    }
+    if (pq->outstanding == 0) {
+        rtd_query_reply_status(core, from, q, RTR_STS_NODSTFND);
+        return RTR_STS_OK;
+    }
+    pq->used = true;
+    pq->client = *from;
+    pq->client_req = q->request_id;
+    pq->deadline_ms = now_ms + core->query_timeout_ms;
+    rtd_arm(core, pq->deadline_ms);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+rtd_client_channel_open(rtd_core_t *core, const rtd_id_t *from, const Rtr__ChannelOpen *o)
+{
+    rtd_action_t *a =
+        rtd_act_send(core, RTD_SOCK_CLIENTS, from, RTR__ENVELOPE__BODY_CHANNEL_STATUS);
+
+    a->body.channel_status.channel = o->channel;
+    a->body.channel_status.status = RTR_STS_OK;
+    if (o->facility != NULL && o->facility[0] != '\0' &&
+        strcasecmp(o->facility, core->fac->name) != 0)
+        a->body.channel_status.status = RTR_STS_INVFACNAM;
+    else
+        core->ctr.channels_opened++;
+    return RTR_STS_OK;
+}
+
+/* rtd_client_channel_close - closing a channel rejects its transactions not yet voting. */
+static rtr_status_t
+rtd_client_channel_close(rtd_core_t *core, const rtd_id_t *from, const Rtr__ChannelClose *c)
+{
+    for (size_t i = 0; i < core->txcap; i++) {
+        rtd_tx_t *e = &core->tx[i];
+        if (e->used && e->phase == RTD_PHASE_COLLECTING && e->channel == c->channel &&
+            rtd_id_eq(&e->client, from))
+            rtd_tx_reject(core, e, RTR_STS_OK, false, 0);
+    }
+    return RTR_STS_OK;
+}
+
+static bool
+rtd_tid_ok(const ProtobufCBinaryData *tid)
+{
+    return tid->len == 16 && tid->data != NULL;
+}
+
+rtr_status_t
+rtd_core_on_client(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from,
+                   const Rtr__Envelope *env)
+{
+    rtd_begin(core);
+    switch (env->body_case) {
+    case RTR__ENVELOPE__BODY_HEARTBEAT:
+        return RTR_STS_OK;
+    case RTR__ENVELOPE__BODY_TX_MSG:
+        if (!rtd_tid_ok(&env->tx_msg->tid))
+            break;
+        return rtd_client_msg(core, now_ms, from, env->tx_msg);
+    case RTR__ENVELOPE__BODY_TX_VOTE:
+        if (!rtd_tid_ok(&env->tx_vote->tid))
+            break;
+        return rtd_client_vote(core, from, env->tx_vote);
+    case RTR__ENVELOPE__BODY_TX_QUERY:
+        if (!rtd_tid_ok(&env->tx_query->tid))
+            break;
+        return rtd_client_query(core, now_ms, from, env->tx_query);
+    case RTR__ENVELOPE__BODY_CHANNEL_OPEN:
+        return rtd_client_channel_open(core, from, env->channel_open);
+    case RTR__ENVELOPE__BODY_CHANNEL_CLOSE:
+        return rtd_client_channel_close(core, from, env->channel_close);
+    default:
+        break;
+    }
+    core->ctr.unexpected_client++;
+    return RTR_STS_INVARG;
+}
+
+/* ---- backend events ------------------------------------------------------------------ */
+
+static int32_t
+rtd_backend_index(const rtd_core_t *core, const rtd_id_t *id)
+{
+    for (size_t b = 0; b < core->fac->nbackends; b++)
+        if (rtd_id_eq_str(id, core->fac->backends[b].name))
+            return (int32_t)b;
+    return -1;
+}
+
+/* rtd_backend_drop - backend b no longer serves partition `part` (-1: any partition): its
+ * transactions there not yet voting are rejected with SRVDIED (their undecided messages were
+ * held by the backend only); voting ones wait for their client to resolve them. */
+static void
+rtd_backend_drop(rtd_core_t *core, int32_t b, int32_t part)
+{
+    for (size_t p = 0; p < core->fac->npartitions; p++)
+        if (core->part_backend[p] == b && (part < 0 || (int32_t)p == part))
+            core->part_backend[p] = -1;
+    for (size_t i = 0; i < core->txcap; i++) {
+        rtd_tx_t *e = &core->tx[i];
+        if (!e->used || e->backend != b || (part >= 0 && e->part != part))
+            continue;
+        if (e->phase == RTD_PHASE_VOTING) {
+            e->backend = -1;
+            continue;
+        }
+        core->ctr.tx_backend_lost++;
+        e->backend = -1; /* it is gone: no TxAbort to send */
+        rtd_tx_reject(core, e, RTR_STS_SRVDIED, false, 0);
+    }
+}
+
+static void
+rtd_backend_hello(rtd_core_t *core, uint64_t now_ms, int32_t b, const rtd_id_t *from,
+                  const Rtr__BackendHello *h)
+{
+    const cmn_facility_t *fac = core->fac;
+
+    core->be_up[b] = true;
+    core->be_id[b] = *from;
+    memset(core->claimed, 0, fac->npartitions * sizeof *core->claimed);
+    for (size_t i = 0; i < h->n_partitions; i++) {
+        const cmn_partition_t *p = cmn_facility_partition(fac, h->partitions[i]);
+        if (p != NULL)
+            core->claimed[p - fac->partitions] = true;
+    }
+    for (size_t p = 0; p < fac->npartitions; p++) {
+        if (core->claimed[p] && core->part_backend[p] < 0) {
+            core->part_backend[p] = b;
+            core->part_since[p] = now_ms;
+        } else if (core->claimed[p] && core->part_backend[p] != b) {
+            core->ctr.partition_conflict++; /* the current one keeps it until it lets go */
+        } else if (!core->claimed[p] && core->part_backend[p] == b) {
+            rtd_backend_drop(core, b, (int32_t)p);
+        }
+    }
+}
+
+/* rtd_backend_tx - the transaction a backend message is about, if that backend serves it (its
+ * own backend, or the partition's current one once its own was lost); NULL otherwise
+ * (counted). */
+static rtd_tx_t *
+rtd_backend_tx(rtd_core_t *core, int32_t b, const ProtobufCBinaryData *tid)
+{
+    rtd_tx_t *e = rtd_tid_ok(tid) ? rtd_tx_find(core, tid->data) : NULL;
+
+    if (e == NULL) {
+        core->ctr.tx_unknown++;
+        return NULL;
+    }
+    if (e->backend != b && !(e->backend < 0 && core->part_backend[e->part] == b)) {
+        core->ctr.foreign_tid++;
+        return NULL;
+    }
+    return e;
+}
+
+static void
+rtd_backend_query_reply(rtd_core_t *core, const Rtr__TxQueryReply *r)
+{
+    uint32_t slot = (uint32_t)(r->request_id & 0xFFFFFFFFu);
+    rtd_query_t *pq;
+    bool definitive = r->state != 0 || r->outcome != NULL || (r->has_status && r->status != 0);
+    rtd_action_t *a;
+
+    if (slot >= RTD_QUERY_MAX)
+        return;
+    pq = &core->query[slot];
+    if (!pq->used || pq->gen != (uint32_t)(r->request_id >> 32))
+        return; /* expired or answered already */
+    if (!definitive && --pq->outstanding > 0)
+        return;
+    a = rtd_act_send(core, RTD_SOCK_CLIENTS, &pq->client, RTR__ENVELOPE__BODY_TX_QUERY_REPLY);
+    a->body.tx_query_reply = *r; /* borrows tid and outcome from the event */
+    a->body.tx_query_reply.request_id = pq->client_req;
+    pq->used = false;
+    core->ctr.query_replies++;
+}
+
+rtr_status_t
+rtd_core_on_backend(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from,
+                    const Rtr__Envelope *env)
+{
+    int32_t b = rtd_backend_index(core, from);
+    rtd_tx_t *e;
+    rtd_action_t *a;
+
+    rtd_begin(core);
+    if (b < 0) {
+        core->ctr.unknown_backend++;
+        return RTR_STS_NOTFOUND;
+    }
+    switch (env->body_case) {
+    case RTR__ENVELOPE__BODY_HEARTBEAT:
+        return RTR_STS_OK;
+    case RTR__ENVELOPE__BODY_BACKEND_HELLO:
+        rtd_backend_hello(core, now_ms, b, from, env->backend_hello);
+        return RTR_STS_OK;
+    case RTR__ENVELOPE__BODY_TX_REPLY:
+        if ((e = rtd_backend_tx(core, b, &env->tx_reply->tid)) == NULL)
+            return RTR_STS_OK;
+        a = rtd_act_send(core, RTD_SOCK_CLIENTS, &e->client, RTR__ENVELOPE__BODY_TX_REPLY);
+        a->body.tx_reply = *env->tx_reply;
+        core->ctr.replies_relayed++;
+        return RTR_STS_OK;
+    case RTR__ENVELOPE__BODY_TX_NACK: /* the backend misses messages: the client resends */
+        if ((e = rtd_backend_tx(core, b, &env->tx_nack->tid)) == NULL)
+            return RTR_STS_OK;
+        a = rtd_act_send(core, RTD_SOCK_CLIENTS, &e->client, RTR__ENVELOPE__BODY_TX_NACK);
+        a->body.tx_nack = *env->tx_nack;
+        a->body.tx_nack.has_channel = 1;
+        a->body.tx_nack.channel = e->channel;
+        if (env->tx_nack->from_index < e->nmsgs)
+            e->nmsgs = env->tx_nack->from_index; /* forward the client's resends again */
+        core->ctr.nacks_relayed++;
+        return RTR_STS_OK;
+    case RTR__ENVELOPE__BODY_TX_OUTCOME:
+        if ((e = rtd_backend_tx(core, b, &env->tx_outcome->tid)) == NULL)
+            return RTR_STS_OK;
+        a = rtd_act_send(core, RTD_SOCK_CLIENTS, &e->client, RTR__ENVELOPE__BODY_TX_OUTCOME);
+        a->body.tx_outcome = *env->tx_outcome;
+        a->body.tx_outcome.channel = e->channel;
+        if (env->tx_outcome->accepted)
+            core->ctr.tx_accepted++;
+        else
+            core->ctr.tx_rejected++;
+        core->ctr.outcomes_relayed++;
+        rtd_tx_remove(core, e);
+        return RTR_STS_OK;
+    case RTR__ENVELOPE__BODY_TX_QUERY_REPLY:
+        rtd_backend_query_reply(core, env->tx_query_reply);
+        return RTR_STS_OK;
+    default:
+        break;
+    }
+    core->ctr.unexpected_backend++;
+    return RTR_STS_INVARG;
+}
+
+/* ---- loss and time ------------------------------------------------------------------- */
+
+void
+rtd_core_on_lost(rtd_core_t *core, uint64_t now_ms, rtd_sock_t sock, const rtd_id_t *who)
+{
+    (void)now_ms;
+    rtd_begin(core);
+    if (sock == RTD_SOCK_PEERS) {
+        for (size_t b = 0; b < core->fac->nbackends; b++) {
+            if (core->be_up[b] && rtd_id_eq(&core->be_id[b], who)) {
+                core->be_up[b] = false;
+                rtd_backend_drop(core, (int32_t)b, -1);
+            }
+        }
+        return;
+    }
+    if (sock != RTD_SOCK_CLIENTS)
+        return;
+    for (size_t i = 0; i < core->txcap; i++) {
+        rtd_tx_t *e = &core->tx[i];
+        if (!e->used || !rtd_id_eq(&e->client, who))
+            continue;
+        if (e->phase == RTD_PHASE_COLLECTING && e->backend >= 0) {
+            core->ctr.tx_client_lost++;
+            rtd_send_abort(core, e->backend, e->tid, RTR_STS_NOROUTER, false, 0);
+        }
+        rtd_tx_remove(core, e); /* a VOTING one: the client asks another router by TID */
+    }
+    for (int q = 0; q < RTD_QUERY_MAX; q++)
+        if (core->query[q].used && rtd_id_eq(&core->query[q].client, who))
+            core->query[q].used = false;
+}
+
+void
+rtd_core_on_timer(rtd_core_t *core, uint64_t now_ms)
+{
+    uint64_t next = 0;
+
+    rtd_begin(core);
+    for (size_t i = 0; i < core->txcap; i++) {
+        rtd_tx_t *e = &core->tx[i];
+        if (!e->used || e->phase != RTD_PHASE_COLLECTING || e->deadline_ms == 0)
+            continue;
+        if (e->deadline_ms <= now_ms) {
+            core->ctr.tx_timeout++;
+            rtd_tx_reject(core, e, RTR_STS_TIMOUT, false, 0);
+        } else if (next == 0 || e->deadline_ms < next) {
+            next = e->deadline_ms;
+        }
+    }
+    for (int q = 0; q < RTD_QUERY_MAX; q++) {
+        rtd_query_t *pq = &core->query[q];
+        if (!pq->used)
+            continue;
+        if (pq->deadline_ms <= now_ms)
+            pq->used = false; /* a backend did not answer: the client asks again */
+        else if (next == 0 || pq->deadline_ms < next)
+            next = pq->deadline_ms;
+    }
+    core->armed_ms = next;
+    rtd_act_push(core, RTD_ACT_ARM_TIMER)->at_ms = next;
+}
+
+/* ---- life cycle and views ------------------------------------------------------------ */
+
+rtr_status_t
+rtd_core_new(const cmn_facility_t *fac, const cmn_router_t *self, uint64_t incarnation,
+             uint64_t query_timeout_ms, rtd_core_t **out)
+{
+    rtd_core_t *core = NULL;
+    size_t np, nb;
+
+    if (fac == NULL || self == NULL || out == NULL)
+        return RTR_STS_INVARG;
+    *out = NULL;
+    np = fac->npartitions;
+    nb = fac->nbackends;
+    core = calloc(1, sizeof *core);
+    if (core == NULL)
+        goto fail;
+    core->fac = fac;
+    core->self = self;
+    core->incarnation = incarnation;
+    core->query_timeout_ms = query_timeout_ms;
+    core->freelist = -1;
+    core->part_backend = malloc((np + 1) * sizeof *core->part_backend);
+    core->part_since = calloc(np + 1, sizeof *core->part_since);
+    core->claimed = calloc(np + 1, sizeof *core->claimed);
+    core->be_up = calloc(nb + 1, sizeof *core->be_up);
+    core->be_id = calloc(nb + 1, sizeof *core->be_id);
+    core->act = malloc(RTD_ACT_INITIAL * sizeof *core->act);
+    core->actcap = RTD_ACT_INITIAL;
+    if (core->part_backend == NULL || core->part_since == NULL || core->claimed == NULL ||
+        core->be_up == NULL || core->be_id == NULL || core->act == NULL)
+        goto fail;
+    for (size_t p = 0; p < np; p++)
+        core->part_backend[p] = -1;
+    if (rtd_tx_grow(core, RTD_TX_INITIAL) != RTR_STS_OK)
+        goto fail;
+    *out = core;
+    return RTR_STS_OK;
+fail:
+    rtd_core_free(&core);
+    return RTR_STS_NOMEM;
+}
+
+void
+rtd_core_free(rtd_core_t **core)
+{
+    if (core == NULL || *core == NULL)
+        return;
+    free((*core)->part_backend);
+    free((*core)->part_since);
+    free((*core)->claimed);
+    free((*core)->be_up);
+    free((*core)->be_id);
+    free((*core)->tx);
+    free((*core)->buckets);
+    free((*core)->act);
+    free(*core);
+    *core = NULL;
+}
+
+const rtd_counters_t *
+rtd_core_counters(const rtd_core_t *core)
+{
+    return &core->ctr;
+}
+
+const cmn_backend_t *
+rtd_core_route(const rtd_core_t *core, size_t i, uint64_t *since_ms)
+{
+    int32_t b;
+
+    if (i >= core->fac->npartitions)
+        return NULL;
+    b = core->part_backend[i];
+    if (since_ms != NULL)
+        *since_ms = b >= 0 ? core->part_since[i] : 0;
+    return b >= 0 ? &core->fac->backends[b] : NULL;
+}
+
+bool
+rtd_core_backend_up(const rtd_core_t *core, size_t i)
+{
+    return i < core->fac->nbackends && core->be_up[i];
+}
+
+size_t
+rtd_core_tx_count(const rtd_core_t *core, size_t *voting)
+{
+    if (voting != NULL)
+        *voting = core->nvoting;
+    return core->ntx;
+}
+
+size_t
+rtd_core_tx_slots(const rtd_core_t *core)
+{
+    return core->txcap;
+}
+
+static void
+rtd_tx_view(const rtd_core_t *core, const rtd_tx_t *e, rtd_tx_view_t *out)
+{
+    cmn_tid_unpack(e->tid, &out->tid);
+    out->client = &e->client;
+    out->channel = e->channel;
+    out->partition = &core->fac->partitions[e->part];
+    out->backend = e->backend >= 0 ? &core->fac->backends[e->backend] : NULL;
+    out->phase = e->phase;
+    out->nmsgs = e->nmsgs;
+    out->started_ms = e->started_ms;
+    out->deadline_ms = e->deadline_ms;
+}
+
+bool
+rtd_core_tx_slot(const rtd_core_t *core, size_t i, rtd_tx_view_t *out)
+{
+    if (i >= core->txcap || !core->tx[i].used)
+        return false;
+    rtd_tx_view(core, &core->tx[i], out);
+    return true;
+}
+
+bool
+rtd_core_tx_find(const rtd_core_t *core, const cmn_tid_t *tid, rtd_tx_view_t *out)
+{
+    uint8_t b[16];
+    const rtd_tx_t *e;
+
+    cmn_tid_pack(tid, b);
+    e = rtd_tx_find(core, b);
+    if (e == NULL)
+        return false;
+    rtd_tx_view(core, e, out);
+    return true;
+}

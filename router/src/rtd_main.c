@@ -1,0 +1,151 @@
+/*
+ * rtd_main.c - `rtr-router --config FILE --node NAME [--log FILE] [--log-level L]`.
+ *
+ * Start-up order: parse the command line, load the facility (no journal checks: a router has
+ * none), find our router entry, open the log (role=router node=NAME), build the pure core, bind
+ * the sockets, run the loop until SIGTERM/SIGINT. Exit 0 on a clean stop, 1 on bad arguments,
+ * a bad config or a busy endpoint (with one clear line on stderr), 2 on a runtime failure.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtd_impl.h"
+
+static void
+rtd_usage(FILE *f)
+{
+    fprintf(f, "usage: rtr-router --config FILE --node NAME [--log FILE] [--log-level LEVEL]\n"
+               "\n"
+               "The RTR router: routes each transaction by its key to the backend serving the\n"
+               "key's partition and coordinates its commit (last-agent protocol). Keeps no\n"
+               "durable state.\n"
+               "\n"
+               "  --config FILE      the facility configuration (docs/facility.conf)\n"
+               "  --node NAME        this router's name in the facility's `routers` list\n"
+               "  --log FILE         append log lines to FILE (default: stderr; \"-\" = stderr)\n"
+               "  --log-level LEVEL  emerg|alert|crit|err|warning|notice|info|debug\n"
+               "                     (default: the facility's settings.log_level)\n"
+               "  --help             this text\n"
+               "\n"
+               "SIGTERM or SIGINT stops the router cleanly. Admin: rtrcli on the router's admin\n"
+               "endpoint (show router | facility | partition | transaction [TID] | counters).\n");
+}
+
+typedef struct {
+    const char *config, *node, *log, *level;
+} rtd_args_t;
+
+static int
+rtd_parse_args(int argc, char **argv, rtd_args_t *a)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' }, { "node", required_argument, NULL, 'n' },
+        { "log", required_argument, NULL, 'l' },    { "log-level", required_argument, NULL, 'L' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    memset(a, 0, sizeof *a);
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'n':
+            a->node = optarg;
+            break;
+        case 'l':
+            a->log = optarg;
+            break;
+        case 'L':
+            a->level = optarg;
+            break;
+        case 'h':
+            rtd_usage(stdout);
+            exit(0);
+        default:
+            rtd_usage(stderr);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "rtr-router: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    if (a->config == NULL || a->node == NULL) {
+        fprintf(stderr, "rtr-router: --config and --node are required (see --help)\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* rtd_load - load the facility and find this router; 0 or -1 with a message on stderr. */
+static int
+rtd_load(rtd_router_t *r, const rtd_args_t *a)
+{
+    cmn_load_opts_t lo = { CMN_JOURNAL_CHECK_NONE, NULL };
+    cmn_diag_t *diag = NULL;
+    rtr_status_t sts = cmn_facility_load_ex(a->config, &lo, &r->fac, &diag);
+
+    if (sts != RTR_STS_OK) {
+        fprintf(stderr, "rtr-router: %s\n",
+                diag && diag->error ? diag->error : rtr_error_text(sts));
+        cmn_diag_free(&diag);
+        return -1;
+    }
+    cmn_diag_free(&diag);
+    r->self = cmn_facility_router(r->fac, a->node);
+    if (r->self == NULL) {
+        fprintf(stderr, "rtr-router: %s: no router named \"%s\" in facility %s\n", a->config,
+                a->node, r->fac->name);
+        return -1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    rtd_router_t r;
+    rtd_args_t a;
+    cmn_log_level_t level;
+    rtr_status_t sts;
+    int rc = 1;
+
+    memset(&r, 0, sizeof r);
+    r.sigfd = -1;
+    if (rtd_parse_args(argc, argv, &a) != 0)
+        return 1;
+    if (rtd_load(&r, &a) != 0)
+        goto out;
+    level = r.fac->settings.log_level;
+    if (a.level != NULL && cmn_log_level_parse(a.level, &level) != RTR_STS_OK) {
+        fprintf(stderr, "rtr-router: bad --log-level \"%s\"\n", a.level);
+        goto out;
+    }
+    if (cmn_log_open(a.log, level, "router", r.self->name) != RTR_STS_OK)
+        goto out;
+    if (cmn_incarnation_new(&r.incarnation) != RTR_STS_OK ||
+        rtd_core_new(r.fac, r.self, r.incarnation, (uint64_t)r.fac->settings.failure_timeout_ms,
+                     &r.core) != RTR_STS_OK) {
+        fprintf(stderr, "rtr-router: cannot initialize (out of memory or no entropy)\n");
+        goto out;
+    }
+    sts = rtd_net_open(&r);
+    if (sts != RTR_STS_OK)
+        goto out;
+    r.started_ms = rtd_now_ms();
+    RTR_LOG(CMN_LOG_NOTICE, "RTD-START",
+            "facility=%s clients=%s peers=%s admin=%s incarnation=%016llx", r.fac->name,
+            r.self->clients, r.self->peers, r.self->admin, (unsigned long long)r.incarnation);
+    sts = rtd_net_run(&r);
+    rc = sts == RTR_STS_OK ? 0 : 2;
+    RTR_LOG(CMN_LOG_NOTICE, "RTD-EXIT", "sts=%s", rtr_status_name(sts));
+out:
+    rtd_net_close(&r);
+    rtd_core_free(&r.core);
+    cmn_facility_free(&r.fac);
+    return rc;
+}
