@@ -21,7 +21,8 @@ S1="" S2="" CPID=""
 cleanup() {
     for p in $S1 $S2 $CPID; do kill -KILL "$p" 2>/dev/null; done
     "$RTRCLI" stop facility "$T/f.conf" --run "$T/run" --timeout 2000 >/dev/null 2>&1
-    rm -rf "$T" /tmp/rtrb-$P-*
+    [ -n "${RTR_KEEP_TEST_DIR:-}" ] && echo "kept $T" || rm -rf "$T"
+    rm -f /tmp/rtrb-$P-*
 }
 trap cleanup EXIT
 
@@ -49,6 +50,20 @@ wait_exit() {
     while kill -0 "$1" 2>/dev/null; do
         [ "$SECONDS" -lt "$end" ] || fail "pid $1 still running after $2 s"
         sleep 0.05
+    done
+}
+
+# wait_settled SECONDS - poll the backends' admin interface until no transaction is undecided
+# or waiting for its server (a server killed after the commit decision holds its transaction
+# until the backend notices the loss, failure_timeout_ms, and replays it to another server).
+wait_settled() {
+    local end=$((SECONDS + $1))
+    until "$RTRCLI" --json show transaction >"$T/tx.out" 2>&1 && python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+busy = [r for o in d if o.get("title") == "transactions" for r in o["rows"] if r[2] != "DONE"]
+sys.exit(1 if busy else 0)' "$T/tx.out"; do
+        [ "$SECONDS" -lt "$end" ] || fail "transactions still in flight after $1 s: $(cat "$T/tx.out")"
+        sleep 0.1
     done
 }
 
@@ -117,6 +132,7 @@ start_server db1 LOW be1; S1=$!
 wait_exit "$CPID" 120
 wait "$CPID" || fail "bank_client exit $? after the restart: $(cat "$T/c2.out")"
 CPID=""
+wait_settled 30
 "$VERIFY" --db "$T/db1" --db "$T/db2" --log "$T/c1.log" --log "$T/c2.log" --json \
     >"$T/v2.out" 2>&1 || fail "bank_verify exit $?: $(cat "$T/v2.out")"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
