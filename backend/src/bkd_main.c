@@ -218,7 +218,7 @@ bkd_open_journal(bkd_backend_t *b)
     cc.keylen = b->fac->keylen;
     cc.nparts = b->nparts;
     cc.parts = pc;
-    cc.replay_limit = BKD_REPLAY_LIMIT_DEFAULT; /* no `replay_limit` setting in the facility yet */
+    cc.replay_limit = (uint32_t)b->fac->settings.replay_limit;
     cc.resend_ms = (uint32_t)(b->fac->settings.heartbeat_ms * 2);
     sts = bkd_core_new(&cc, &b->core);
     bkd_core_timer(b->core, cmn_now_mono_ns() / 1000000u, cmn_now_wall_ms());

@@ -86,6 +86,7 @@ typedef struct {
     int64_t failure_timeout_ms; /* a peer silent this long is lost (>= 2 heartbeats) */
     int64_t max_frame_bytes;    /* largest frame accepted on any socket (ZMQ_MAXMSGSIZE) */
     int64_t journal_max_mb;     /* journal size limit in MiB; 0 = unlimited */
+    int64_t replay_limit;       /* replays of a transaction before EXCEPTION (1..1000) */
     cmn_log_level_t log_level;  /* daemons' default log threshold */
 } cmn_settings_t;
 

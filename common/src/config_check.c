@@ -633,6 +633,7 @@ cmn_cfg_settings(cmn_cfg_t *c, cmn_facility_t *f, const config_setting_t *g)
     f->settings.failure_timeout_ms = raw.failure_timeout_ms;
     f->settings.max_frame_bytes = raw.max_frame_bytes;
     f->settings.journal_max_mb = raw.journal_max_mb;
+    f->settings.replay_limit = raw.replay_limit;
     f->settings.log_level = (cmn_log_level_t)raw.log_level;
     return RTR_STS_OK;
 }

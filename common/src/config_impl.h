@@ -44,7 +44,7 @@ typedef struct {
 } cmn_raw_part_t;
 
 typedef struct {
-    int64_t heartbeat_ms, failure_timeout_ms, max_frame_bytes, journal_max_mb;
+    int64_t heartbeat_ms, failure_timeout_ms, max_frame_bytes, journal_max_mb, replay_limit;
     int log_level;
 } cmn_raw_settings_t;
 

@@ -236,7 +236,7 @@ static const struct {
     { "unknown_secondary.conf", 28, "partitions[1].secondary: unknown backend \"be3\"" },
     { "unknown_settings_key.conf", 24,
       "unknown key \"heartbeat\" in settings (expected one of: heartbeat_ms, failure_timeout_ms, "
-      "max_frame_bytes, journal_max_mb, log_level)" },
+      "max_frame_bytes, journal_max_mb, replay_limit, log_level)" },
     { "unknown_standby.conf", 26, "partitions[0].standby[0]: unknown backend \"be3\"" },
     { "unknown_top_key.conf", 6,
       "unknown key \"router\" at the top level (expected one of: facility, key, routers, "
@@ -361,6 +361,7 @@ Test(cmn_config, demo_facility_contents)
     cr_expect_eq(fac->settings.failure_timeout_ms, 1000);
     cr_expect_eq(fac->settings.max_frame_bytes, 1048576);
     cr_expect_eq(fac->settings.journal_max_mb, 0);
+    cr_expect_eq(fac->settings.replay_limit, 3);
     cr_expect_eq(fac->settings.log_level, CMN_LOG_NOTICE);
 
     cr_expect_eq(cmn_facility_router(fac, "R1"), &fac->routers[0]);
