@@ -35,6 +35,7 @@ typedef struct {
     int requests;
     char command[64];
     char arg0[64];
+    char arg1[64];
     size_t nargs;
     bool role_ok;   /* every request had role ADMIN */
     bool sender_ok; /* routing id == Envelope.sender == "a-<digits>" */
@@ -68,6 +69,7 @@ fake_serve(void *sock, fake_t *f)
             snprintf(f->command, sizeof f->command, "%s", rq->command);
             f->nargs = rq->n_args;
             snprintf(f->arg0, sizeof f->arg0, "%s", rq->n_args > 0 ? rq->args[0] : "");
+            snprintf(f->arg1, sizeof f->arg1, "%s", rq->n_args > 1 ? rq->args[1] : "");
             f->role_ok = env->role == RTR__ROLE__ROLE_ADMIN && (f->requests == 1 || f->role_ok);
             f->sender_ok = from.len == strlen(env->sender) &&
                            memcmp(from.bytes, env->sender, from.len) == 0 &&
@@ -345,6 +347,68 @@ Test(tool_show, transaction_tid_and_daemon_error)
     cr_expect_eq(f->nargs, 1);
     cr_expect_str_eq(f->arg0, "0123456789abcdef.42");
     cr_expect_str_eq(r.err, "rtrcli: node be1: no transaction 0123456789abcdef.42 [NOTFOUND]\n");
+    tool_run_free(&r);
+}
+
+Test(tool_show, set_transaction_the_backend_holding_it_acts)
+{
+    fakes_t fs = { 0 };
+    tool_run_t r;
+    fake_t *b1 = fake_add(&fs, "be1", NULL);
+    fake_t *b2 = fake_add(&fs, "be2",
+                          "{\"title\": \"transactions\", \"columns\": [\"tid\", \"state\"], "
+                          "\"rows\": [[\"0123456789abcdef.42\", \"QUEUED\"]]}");
+
+    b1->status = RTR_STS_NOTFOUND;
+    b1->error = "no such transaction";
+    fakes_start(&fs);
+    rtrcli(&r, (const char *[]){ "set", "transaction", "0123456789abcdef.42", "retry", "--config",
+                                 conf, NULL });
+    fakes_stop(&fs);
+    cr_expect_eq(r.status, 0, "%s", r.err);
+    cr_expect_str_eq(b2->command, "set transaction");
+    cr_expect_eq(b2->nargs, 2);
+    cr_expect_str_eq(b2->arg0, "0123456789abcdef.42");
+    cr_expect_str_eq(b2->arg1, "retry");
+    cr_expect_eq(b1->requests, 1, "every backend is asked");
+    cr_expect_str_eq(r.err, "", "a backend that does not know the TID stays silent");
+    cr_expect(strstr(r.out, "QUEUED") != NULL, "%s", r.out);
+    tool_run_free(&r);
+}
+
+Test(tool_show, set_transaction_nobody_or_not_in_exception)
+{
+    fakes_t fs = { 0 };
+    tool_run_t r;
+    fake_t *b1 = fake_add(&fs, "be1", NULL), *b2 = fake_add(&fs, "be2", NULL);
+
+    b1->status = b2->status = RTR_STS_NOTFOUND;
+    b1->error = b2->error = "no such transaction";
+    fakes_start(&fs);
+    rtrcli(&r, (const char *[]){ "set", "transaction", "0123456789abcdef.42", "done", "--config",
+                                 conf, NULL });
+    cr_expect_eq(r.status, 1);
+    cr_expect_str_eq(r.err,
+                     "rtrcli: set transaction: no backend knows transaction 0123456789abcdef.42\n");
+    tool_run_free(&r);
+    b2->status = RTR_STS_INVARG;
+    b2->error = "the transaction is not in EXCEPTION";
+    rtrcli(&r, (const char *[]){ "set", "transaction", "0123456789abcdef.42", "done", "--config",
+                                 conf, NULL });
+    fakes_stop(&fs);
+    cr_expect_eq(r.status, 1);
+    cr_expect_str_eq(r.err, "rtrcli: node be2: the transaction is not in EXCEPTION [INVARG]\n");
+    tool_run_free(&r);
+
+    rtrcli(&r, (const char *[]){ "set", "transaction", "0123456789abcdef.42", "--config", conf,
+                                 NULL });
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "want TID and one of retry|done") != NULL, "%s", r.err);
+    tool_run_free(&r);
+    rtrcli(&r, (const char *[]){ "set", "transaction", "0123456789abcdef.42", "retry", "--node",
+                                 "r1", "--config", conf, NULL });
+    cr_expect_eq(r.status, 2);
+    cr_expect(strstr(r.err, "node r1 is a router") != NULL, "%s", r.err);
     tool_run_free(&r);
 }
 

@@ -42,6 +42,7 @@ int cli_show_partition(const cli_opts_t *opts, int argc, char **argv);
 int cli_show_server(const cli_opts_t *opts, int argc, char **argv);
 int cli_show_transaction(const cli_opts_t *opts, int argc, char **argv);
 int cli_show_counters(const cli_opts_t *opts, int argc, char **argv);
+int cli_set_transaction(const cli_opts_t *opts, int argc, char **argv);
 
 /* cli_facility.c: start and stop every daemon of a local facility */
 int cli_start_facility(const cli_opts_t *opts, int argc, char **argv);

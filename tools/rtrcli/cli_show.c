@@ -1,7 +1,9 @@
 /*
  * cli_show.c - `rtrcli show facility|router|backend|partition|server|transaction [TID]|counters
  * [--config FILE] [--node NAME] [--timeout MS] [--json]`: ask the daemons over their admin
- * endpoints (AdminRequest "show NOUN") and print their answers.
+ * endpoints (AdminRequest "show NOUN") and print their answers. Also `rtrcli set transaction
+ * TID retry|done` (AdminRequest "set transaction" [TID, ACTION]) for a transaction in
+ * EXCEPTION: every backend is asked, the one holding the TID acts.
  *
  * Which daemons are asked: the one named by --node, or every daemon that has the command:
  * routers for `show facility` and `show router`, backends for `show backend`, `show partition`
@@ -38,24 +40,27 @@
 #define CLI_SHOW_ROUTERS  0x1u
 #define CLI_SHOW_BACKENDS 0x2u
 
-/* One show command: what it asks and who answers it. */
+/* One admin command: what it asks and who answers it. */
 typedef struct {
+    const char *verb; /* "show", "set" */
     const char *noun;
     unsigned who_default; /* CLI_SHOW_*: asked when --node is not given */
     unsigned who_allowed; /* CLI_SHOW_*: kinds of node --node may name */
-    bool tid_arg;         /* takes an optional TID */
+    bool tid_arg;         /* takes a TID (optional for show, required for set) */
+    const char *action;   /* set: "retry|done", the required word after the TID; else NULL */
 } cli_show_cmd_t;
 
 static const cli_show_cmd_t cli_show_cmds[] = {
-    { "facility", CLI_SHOW_ROUTERS, CLI_SHOW_ROUTERS, false },
-    { "router", CLI_SHOW_ROUTERS, CLI_SHOW_ROUTERS, false },
-    { "backend", CLI_SHOW_BACKENDS, CLI_SHOW_BACKENDS, false },
-    { "partition", CLI_SHOW_BACKENDS, CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS, false },
-    { "server", CLI_SHOW_BACKENDS, CLI_SHOW_BACKENDS, false },
-    { "transaction", CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS, CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS,
-      true },
-    { "counters", CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS, CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS,
-      false },
+    { "show", "facility", CLI_SHOW_ROUTERS, CLI_SHOW_ROUTERS, false, NULL },
+    { "show", "router", CLI_SHOW_ROUTERS, CLI_SHOW_ROUTERS, false, NULL },
+    { "show", "backend", CLI_SHOW_BACKENDS, CLI_SHOW_BACKENDS, false, NULL },
+    { "show", "partition", CLI_SHOW_BACKENDS, CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS, false, NULL },
+    { "show", "server", CLI_SHOW_BACKENDS, CLI_SHOW_BACKENDS, false, NULL },
+    { "show", "transaction", CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS,
+      CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS, true, NULL },
+    { "show", "counters", CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS,
+      CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS, false, NULL },
+    { "set", "transaction", CLI_SHOW_BACKENDS, CLI_SHOW_BACKENDS, true, "retry|done" },
 };
 
 /* The parsed command line. */
@@ -63,12 +68,33 @@ typedef struct {
     const char *config;
     const char *node;
     const char *tid;
+    const char *action;
     uint64_t timeout_ms;
 } cli_show_args_t;
 
 static void
 cli_show_usage(const cli_show_cmd_t *c, const tool_opt_t *o, size_t no, FILE *out)
 {
+    if (c->action != NULL) {
+        fprintf(out,
+                "usage: rtrcli set transaction TID retry|done [--config FILE] [--node NAME]\n"
+                "                                  [--timeout MS] [--json]\n\n"
+                "Settle a transaction the backend put in EXCEPTION (its replays to servers failed\n"
+                "settings.replay_limit times; it is committed and waits for the operator):\n"
+                "  retry  deliver it again (rtr_mt_msg1_uncertain) with a fresh replay count,\n"
+                "         once the server application is fixed;\n"
+                "  done   the operator applied it by other means: the record becomes DONE and\n"
+                "         the backend forgets it.\n"
+                "Asked without --node: every backend; the one that holds the TID acts, the others\n"
+                "answer that they do not know it.\n"
+                "The facility file is --config, else $RTR_CONFIG, else " CLI_DEFAULT_CONFIG ".\n\n"
+                "options:\n");
+        tool_opts_usage(o, no, out);
+        fprintf(out, "  --json     the answer object of the backend that acted\n"
+                     "\nexit status: 0 one backend settled it, 1 none did (unknown TID, not in\n"
+                     "EXCEPTION, no answer), 2 usage error.\n");
+        return;
+    }
     fprintf(out,
             "usage: rtrcli show %s%s [--config FILE] [--node NAME] [--timeout MS] [--json]\n\n"
             "Ask the daemons of the facility (over their admin endpoints) and print the answer.\n"
@@ -133,14 +159,14 @@ cli_show_targets(const cli_show_cmd_t *c, const cmn_facility_t *fac, const char 
         const cmn_router_t *r = cmn_facility_router(fac, node);
         const cmn_backend_t *b = cmn_facility_backend(fac, node);
         if (r == NULL && b == NULL) {
-            fprintf(stderr, "rtrcli: show %s: facility %s has no node '%s'\n", c->noun, fac->name,
-                    node);
+            fprintf(stderr, "rtrcli: %s %s: facility %s has no node '%s'\n", c->verb, c->noun,
+                    fac->name, node);
             return TOOL_EXIT_FAIL;
         }
         if ((r != NULL && !(c->who_allowed & CLI_SHOW_ROUTERS)) ||
             (b != NULL && !(c->who_allowed & CLI_SHOW_BACKENDS))) {
-            fprintf(stderr, "rtrcli: show %s: node %s is a %s; `show %s` is answered by %s\n",
-                    c->noun, node, r != NULL ? "router" : "backend", c->noun,
+            fprintf(stderr, "rtrcli: %s %s: node %s is a %s; `%s %s` is answered by %s\n",
+                    c->verb, c->noun, node, r != NULL ? "router" : "backend", c->verb, c->noun,
                     r != NULL ? "backends" : "routers");
             return TOOL_EXIT_USAGE;
         }
@@ -153,7 +179,8 @@ cli_show_targets(const cli_show_cmd_t *c, const cmn_facility_t *fac, const char 
     for (size_t i = 0; rc >= 0 && (who & CLI_SHOW_BACKENDS) && i < fac->nbackends; i++)
         rc = tool_admin_add(a, fac->backends[i].name, fac->backends[i].admin);
     if (rc < 0) {
-        fprintf(stderr, "rtrcli: show %s: cannot connect to the admin endpoints\n", c->noun);
+        fprintf(stderr, "rtrcli: %s %s: cannot connect to the admin endpoints\n", c->verb,
+                c->noun);
         return TOOL_EXIT_FAIL;
     }
     return TOOL_EXIT_OK;
@@ -326,7 +353,42 @@ cli_show_print(const cli_opts_t *opts, const json_t *answers, size_t nasked)
     return 0;
 }
 
-/* cli_show_run - the body of every show command. */
+/* cli_set_report - the outcome of a set command sent to several backends: exactly one must
+ * have acted (answered OK); the ones that do not know the TID stay silent unless none acted. */
+static int
+cli_set_report(const cli_opts_t *opts, const char *prog, const tool_admin_t *a, const char *tid,
+               uint64_t timeout_ms)
+{
+    size_t acted = 0, silent = 0;
+    char within[32];
+
+    cli_fmt_ms(timeout_ms, within, sizeof within);
+    for (size_t i = 0; i < tool_admin_count(a); i++) {
+        const tool_admin_target_t *t = tool_admin_target(a, i);
+        if (t->answered && t->status == RTR_STS_OK) {
+            acted++;
+            if (opts->json && t->json != NULL)
+                tool_json_print(t->json, stdout);
+            else if (t->json != NULL)
+                tool_json_table_print(t->json, stdout);
+        } else if (t->answered && t->status == RTR_STS_NOTFOUND) {
+            silent++;
+        } else if (!t->answered) {
+            fprintf(stderr, "rtrcli: node %s: no answer from %s within %s\n", t->node,
+                    t->endpoint, within);
+        } else {
+            fprintf(stderr, "rtrcli: node %s: %s [%s]\n", t->node,
+                    t->error != NULL ? t->error : rtr_error_text(t->status),
+                    rtr_status_name(t->status));
+        }
+    }
+    fflush(stdout);
+    if (acted == 0 && silent == tool_admin_count(a))
+        fprintf(stderr, "%s: no backend knows transaction %s\n", prog, tid);
+    return acted == 1 ? TOOL_EXIT_OK : TOOL_EXIT_FAIL;
+}
+
+/* cli_show_run - the body of every show and set command. */
 static int
 cli_show_run(const cli_show_cmd_t *c, const cli_opts_t *opts, int argc, char **argv)
 {
@@ -338,15 +400,17 @@ cli_show_run(const cli_show_cmd_t *c, const cli_opts_t *opts, int argc, char **a
           600000, &sa.timeout_ms },
     };
     const size_t no = sizeof o / sizeof o[0];
-    char prog[64], *pos[1], cmd[64];
-    const char *args[1];
+    char prog[64], *pos[2], cmd[64];
+    const char *args[2];
+    size_t nargs = 0;
     int npos = 0, rc;
     cmn_facility_t *fac = NULL;
     tool_admin_t *a = NULL;
     json_t *answers = NULL;
 
-    snprintf(prog, sizeof prog, "rtrcli: show %s", c->noun);
-    rc = tool_opts_parse(prog, o, no, argc, argv, pos, c->tid_arg ? 1 : 0, &npos);
+    snprintf(prog, sizeof prog, "rtrcli: %s %s", c->verb, c->noun);
+    rc = tool_opts_parse(prog, o, no, argc, argv, pos, c->action != NULL ? 2 : c->tid_arg ? 1 : 0,
+                         &npos);
     if (rc == TOOL_OPTS_HELP) {
         cli_show_usage(c, o, no, stdout);
         return TOOL_EXIT_OK;
@@ -355,7 +419,15 @@ cli_show_run(const cli_show_cmd_t *c, const cli_opts_t *opts, int argc, char **a
         cli_show_usage(c, o, no, stderr);
         return TOOL_EXIT_USAGE;
     }
-    if (npos == 1) {
+    if (c->action != NULL) {
+        if (npos != 2 || (strcmp(pos[1], "retry") != 0 && strcmp(pos[1], "done") != 0)) {
+            fprintf(stderr, "%s: want TID and one of %s\n", prog, c->action);
+            cli_show_usage(c, o, no, stderr);
+            return TOOL_EXIT_USAGE;
+        }
+        sa.action = pos[1];
+    }
+    if (npos >= 1) {
         cmn_tid_t tid;
         if (cmn_tid_parse(pos[0], &tid) != RTR_STS_OK) {
             fprintf(stderr,
@@ -378,11 +450,18 @@ cli_show_run(const cli_show_cmd_t *c, const cli_opts_t *opts, int argc, char **a
     if ((rc = cli_show_targets(c, fac, sa.node, a)) != TOOL_EXIT_OK)
         goto done;
     rc = TOOL_EXIT_FAIL;
-    snprintf(cmd, sizeof cmd, "show %s", c->noun);
-    args[0] = sa.tid;
-    rtr_status_t sts = tool_admin_query(a, cmd, args, sa.tid != NULL ? 1 : 0, (int)sa.timeout_ms);
+    snprintf(cmd, sizeof cmd, "%s %s", c->verb, c->noun);
+    if (sa.tid != NULL)
+        args[nargs++] = sa.tid;
+    if (sa.action != NULL)
+        args[nargs++] = sa.action;
+    rtr_status_t sts = tool_admin_query(a, cmd, args, nargs, (int)sa.timeout_ms);
     if (sts != RTR_STS_OK && sts != RTR_STS_TIMOUT) {
         fprintf(stderr, "%s: %s\n", prog, rtr_error_text(sts));
+        goto done;
+    }
+    if (c->action != NULL) {
+        rc = cli_set_report(opts, prog, a, sa.tid, sa.timeout_ms);
         goto done;
     }
     answers = cli_show_answers(a);
@@ -439,4 +518,10 @@ int
 cli_show_counters(const cli_opts_t *opts, int argc, char **argv)
 {
     return cli_show_run(&cli_show_cmds[6], opts, argc, argv);
+}
+
+int
+cli_set_transaction(const cli_opts_t *opts, int argc, char **argv)
+{
+    return cli_show_run(&cli_show_cmds[7], opts, argc, argv);
 }

@@ -36,6 +36,8 @@ static const cli_cmd_t cli_cmds[] = {
       "transactions in flight (routers and backends), or one by TID", cli_show_transaction },
     { "show", "counters", CLI_SHOW_OPTS,
       "message, transaction and rejected-frame counters of every daemon", cli_show_counters },
+    { "set", "transaction", "TID retry|done " CLI_SHOW_OPTS,
+      "settle a transaction in EXCEPTION: replay it again, or mark it done", cli_set_transaction },
     { "start", "facility", "FILE [--bin DIR] [--run DIR] [--timeout MS]",
       "start every router and backend of a local facility and wait until they answer",
       cli_start_facility },
