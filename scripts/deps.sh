@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang clang-format python3
   libzmq3-dev libdb5.3-dev protobuf-c-compiler libprotobuf-c-dev
   libcriterion-dev libconfig-dev libedit-dev libjansson-dev
 )
