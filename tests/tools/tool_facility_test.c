@@ -210,6 +210,24 @@ Test(tool_facility, daemon_dying_at_start_undoes_the_start)
     tool_run_free(&r);
 }
 
+Test(tool_facility, routes_not_complete_undoes_the_start)
+{
+    tool_run_t r;
+    char *env[] = { "FAKE_BACKEND_DOWN=be2", NULL };
+
+    rtrcli(&r, env,
+           (const char *[]){ "start", "facility", conf, "--bin", bin, "--run", run, "--timeout",
+                             "600", NULL });
+    cr_expect_eq(r.status, 1, "stdout: %s\nstderr: %s", r.out, r.err);
+    cr_expect(strstr(r.err, "router r1 does not see backend be2 connected") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "routes not complete within 600 ms") != NULL, "%s", r.err);
+    cr_expect(strstr(r.err, "stopping what was started") != NULL, "%s", r.err);
+    pid_t pr = pid_in_output(r.out, "router", "r1"), p2 = pid_in_output(r.out, "backend", "be2");
+    cr_assert(pr > 0 && p2 > 0, "%s", r.out);
+    cr_expect(!alive(pr) && !alive(p2), "the daemons were not stopped");
+    tool_run_free(&r);
+}
+
 Test(tool_facility, sigkill_after_the_timeout)
 {
     tool_run_t r;

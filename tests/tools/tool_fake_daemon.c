@@ -8,7 +8,9 @@
  * from an ADMIN sender with status OK and {"title": "fake NAME", "node": NAME, "command": CMD,
  * "pid": PID, "columns": ["NODE", "PID"], "rows": [[NAME, PID]]}. SIGTERM or SIGINT: exit 0.
  * Test hooks (environment): FAKE_EXIT_NODE=NAME makes node NAME exit 3 at once, before
- * binding; FAKE_IGNORE_TERM_NODE=NAME makes it ignore SIGTERM (only SIGKILL stops it).
+ * binding; FAKE_IGNORE_TERM_NODE=NAME makes it ignore SIGTERM (only SIGKILL stops it);
+ * FAKE_BACKEND_DOWN=NAME makes every fake answer "show facility" with a row saying backend NAME
+ * is "down" (a router that never gets that backend's hello).
  * Exit 1 on a bad command line, a bad config or an endpoint it cannot bind.
  */
 #include <errno.h>
@@ -30,9 +32,16 @@ fake_answer(void *sock, const wire_zmq_id_t *from, const char *node, const Rtr__
 {
     Rtr__Envelope env = RTR__ENVELOPE__INIT;
     Rtr__AdminReply rep = RTR__ADMIN_REPLY__INIT;
-    json_t *o = json_pack("{s:s+, s:s, s:s, s:i, s:[s,s], s:[[s,i]]}", "title", "fake ", node,
-                          "node", node, "command", in->admin_request->command, "pid", (int)getpid(),
-                          "columns", "NODE", "PID", "rows", node, (int)getpid());
+    const char *down = getenv("FAKE_BACKEND_DOWN");
+    json_t *o;
+
+    if (down != NULL && strcmp(in->admin_request->command, "show facility") == 0)
+        o = json_pack("{s:s+, s:[s,s,s,s], s:[[s,s,s,s]]}", "title", "fake ", node, "columns",
+                      "node", "kind", "state", "endpoint", "rows", down, "backend", "down", "-");
+    else
+        o = json_pack("{s:s+, s:s, s:s, s:i, s:[s,s], s:[[s,i]]}", "title", "fake ", node, "node",
+                      node, "command", in->admin_request->command, "pid", (int)getpid(), "columns",
+                      "NODE", "PID", "rows", node, (int)getpid());
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 
     wire_envelope_init(&env, node, 0, 1, RTR__ROLE__ROLE_BACKEND);

@@ -400,8 +400,8 @@ Test(tool_show, set_transaction_nobody_or_not_in_exception)
     cr_expect_str_eq(r.err, "rtrcli: node be2: the transaction is not in EXCEPTION [INVARG]\n");
     tool_run_free(&r);
 
-    rtrcli(&r, (const char *[]){ "set", "transaction", "0123456789abcdef.42", "--config", conf,
-                                 NULL });
+    rtrcli(&r,
+           (const char *[]){ "set", "transaction", "0123456789abcdef.42", "--config", conf, NULL });
     cr_expect_eq(r.status, 2);
     cr_expect(strstr(r.err, "want TID and one of retry|done") != NULL, "%s", r.err);
     tool_run_free(&r);

@@ -12,8 +12,11 @@
  * ../router and ../backend beside it. RUN defaults to /tmp/rtr-run-<facility>.
  * Then rtrcli waits until each daemon answers its admin endpoint ("show router" or "show
  * backend", asked again every 200 ms until --timeout, default 10 s) and prints each as it
- * answers. A daemon that exits first, or does not answer in time, fails the start: every
- * daemon this command started is stopped again and the command exits 1, naming the log.
+ * answers, and then until every router sees every backend connected ("show facility": the
+ * backend's hello arrived, so its partitions are routed; a client started right after `start
+ * facility` returns finds its destinations). A daemon that exits first, or a daemon or route
+ * not ready in time, fails the start: every daemon this command started is stopped again and
+ * the command exits 1, naming the log.
  * A node whose pid file names a live daemon of that node makes start refuse before starting
  * anything ("already running").
  *
@@ -393,8 +396,45 @@ cli_start_check(cli_fac_t *f)
     return rc;
 }
 
-/* cli_start_wait - wait until every started daemon answers its admin endpoint. Returns 0, or
- * -1 after saying which daemon exited or did not answer. */
+/* cli_routes_missing - ask every router for "show facility"; the number of (router, backend)
+ * pairs not yet "connected" (a router that does not answer counts once). With `say`, name
+ * each on stderr. */
+static size_t
+cli_routes_missing(tool_admin_t *ar, bool say)
+{
+    size_t missing = 0;
+
+    tool_admin_reset(ar);
+    tool_admin_query(ar, "show facility", NULL, 0, CLI_FAC_RETRY_MS);
+    for (size_t i = 0; i < tool_admin_count(ar); i++) {
+        const tool_admin_target_t *t = tool_admin_target(ar, i);
+        json_t *rows = t->json != NULL ? json_object_get(t->json, "rows") : NULL, *row;
+        size_t k;
+
+        if (!t->answered || t->status != RTR_STS_OK || !json_is_array(rows)) {
+            if (say)
+                fprintf(stderr, "rtrcli: node %s: no answer to show facility\n", t->node);
+            missing++;
+            continue;
+        }
+        json_array_foreach(rows, k, row)
+        {
+            const char *kind = json_string_value(json_array_get(row, 1));
+            const char *state = json_string_value(json_array_get(row, 2));
+            if (kind == NULL || strcmp(kind, "backend") != 0 ||
+                (state != NULL && strcmp(state, "connected") == 0))
+                continue;
+            if (say)
+                fprintf(stderr, "rtrcli: router %s does not see backend %s connected\n", t->node,
+                        json_string_value(json_array_get(row, 0)));
+            missing++;
+        }
+    }
+    return missing;
+}
+
+/* cli_start_wait - wait until every started daemon answers its admin endpoint, then until
+ * every router sees every backend. Returns 0, or -1 after saying what was not ready. */
 static int
 cli_start_wait(cli_fac_t *f, uint64_t timeout_ms)
 {
@@ -451,6 +491,18 @@ cli_start_wait(cli_fac_t *f, uint64_t timeout_ms)
             goto done;
         }
     }
+    while (cli_routes_missing(ar, false) > 0) {
+        if (cmn_now_mono_ns() >= deadline) {
+            char t[32];
+            cli_fmt_ms(timeout_ms, t, sizeof t);
+            cli_routes_missing(ar, true);
+            fprintf(stderr, "rtrcli: start facility: routes not complete within %s\n", t);
+            goto done;
+        }
+        /* a short pause between polls: the query itself returns as soon as all answered */
+        poll(NULL, 0, 20);
+    }
+    printf("every router sees every backend (%.2f s)\n", (double)(cmn_now_mono_ns() - start) / 1e9);
     rc = 0;
 done:
     tool_admin_free(&ar);

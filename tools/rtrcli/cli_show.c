@@ -165,8 +165,8 @@ cli_show_targets(const cli_show_cmd_t *c, const cmn_facility_t *fac, const char 
         }
         if ((r != NULL && !(c->who_allowed & CLI_SHOW_ROUTERS)) ||
             (b != NULL && !(c->who_allowed & CLI_SHOW_BACKENDS))) {
-            fprintf(stderr, "rtrcli: %s %s: node %s is a %s; `%s %s` is answered by %s\n",
-                    c->verb, c->noun, node, r != NULL ? "router" : "backend", c->verb, c->noun,
+            fprintf(stderr, "rtrcli: %s %s: node %s is a %s; `%s %s` is answered by %s\n", c->verb,
+                    c->noun, node, r != NULL ? "router" : "backend", c->verb, c->noun,
                     r != NULL ? "backends" : "routers");
             return TOOL_EXIT_USAGE;
         }
@@ -179,8 +179,7 @@ cli_show_targets(const cli_show_cmd_t *c, const cmn_facility_t *fac, const char 
     for (size_t i = 0; rc >= 0 && (who & CLI_SHOW_BACKENDS) && i < fac->nbackends; i++)
         rc = tool_admin_add(a, fac->backends[i].name, fac->backends[i].admin);
     if (rc < 0) {
-        fprintf(stderr, "rtrcli: %s %s: cannot connect to the admin endpoints\n", c->verb,
-                c->noun);
+        fprintf(stderr, "rtrcli: %s %s: cannot connect to the admin endpoints\n", c->verb, c->noun);
         return TOOL_EXIT_FAIL;
     }
     return TOOL_EXIT_OK;
@@ -374,8 +373,8 @@ cli_set_report(const cli_opts_t *opts, const char *prog, const tool_admin_t *a, 
         } else if (t->answered && t->status == RTR_STS_NOTFOUND) {
             silent++;
         } else if (!t->answered) {
-            fprintf(stderr, "rtrcli: node %s: no answer from %s within %s\n", t->node,
-                    t->endpoint, within);
+            fprintf(stderr, "rtrcli: node %s: no answer from %s within %s\n", t->node, t->endpoint,
+                    within);
         } else {
             fprintf(stderr, "rtrcli: node %s: %s [%s]\n", t->node,
                     t->error != NULL ? t->error : rtr_error_text(t->status),
@@ -409,7 +408,10 @@ cli_show_run(const cli_show_cmd_t *c, const cli_opts_t *opts, int argc, char **a
     json_t *answers = NULL;
 
     snprintf(prog, sizeof prog, "rtrcli: %s %s", c->verb, c->noun);
-    rc = tool_opts_parse(prog, o, no, argc, argv, pos, c->action != NULL ? 2 : c->tid_arg ? 1 : 0,
+    rc = tool_opts_parse(prog, o, no, argc, argv, pos,
+                         c->action != NULL ? 2
+                         : c->tid_arg      ? 1
+                                           : 0,
                          &npos);
     if (rc == TOOL_OPTS_HELP) {
         cli_show_usage(c, o, no, stdout);
