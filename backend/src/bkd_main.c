@@ -131,7 +131,8 @@ bkd_load_one(void *arg, const jrn_entry_t *e)
     return l->sts != RTR_STS_OK;
 }
 
-/* bkd_epoch - the partition's epoch from the journal's meta; written as 1 at first start. */
+/* bkd_epoch - the partition's epoch from the journal's meta; written as 1 at first start, with
+ * the first entry of the epoch history (epoch 1 from CSN 1). */
 static rtr_status_t
 bkd_epoch(jrn_t *j, uint32_t id, uint64_t *epoch)
 {
@@ -149,6 +150,23 @@ bkd_epoch(jrn_t *j, uint32_t id, uint64_t *epoch)
     m->has_epoch = 1;
     m->epoch = 1;
     *epoch = 1;
+    if (m->n_history == 0) { /* the epoch history starts here: epoch 1 from CSN 1 (DESIGN §6) */
+        Rtr__EpochStart *es = malloc(sizeof(*es));
+        Rtr__EpochStart **h = malloc(sizeof(*h));
+        if (es == NULL || h == NULL) { /* freed with m by protobuf-c's default allocator */
+            free(es);
+            free(h);
+            sts = RTR_STS_NOMEM;
+            goto out;
+        }
+        rtr__epoch_start__init(es);
+        es->epoch = 1;
+        es->first_n = 1;
+        h[0] = es;
+        free(m->history);
+        m->history = h;
+        m->n_history = 1;
+    }
     bt = jrn_batch_new();
     sts = bt == NULL ? RTR_STS_NOMEM : jrn_batch_put_meta(bt, m);
     if (sts == RTR_STS_OK)
