@@ -16,6 +16,13 @@
  * every journal action with ticket <= t is hardened (the journal hardens in submission order,
  * so the shell maps its own jrn tickets to core tickets with a FIFO).
  *
+ * User events (Broadcast, best effort, never journaled): a server's Broadcast is sent once to
+ * every router the shell reported up (bkd_core_router_up, until bkd_core_router_lost); a
+ * router's Broadcast is sent once to every server process with at least one open channel
+ * (librtr filters by event number and recipient name). Event numbers above 250 or bodies over
+ * 64,000 bytes are refused (RTR_STS_INVARG); refused ones and ones with nobody to go to count
+ * in events_dropped, copies sent in events_forwarded.
+ *
  * Single backend per partition (RTR's plain `active` state): a COMMIT needs only the local
  * journal. The shadow pair adds one condition to bkd_vote_checklist (bkd_core.c).
  *
@@ -42,10 +49,11 @@
 /* TxMsg flag: the last message, and the client accepts (rtr.h RTR_F_SEN_ACCEPT). */
 #define BKD_SEN_ACCEPT 0x0001u
 
-#define BKD_REPLAY_LIMIT_DEFAULT 3u    /* the facility has no replay_limit setting yet */
+#define BKD_REPLAY_LIMIT_DEFAULT 3u    /* settings.replay_limit's default */
 #define BKD_RESEND_MS_DEFAULT    500u  /* VoteRequest / ServerOutcome resend period */
 #define BKD_ID_MAX               255u  /* identities: ZeroMQ routing ids */
 #define BKD_MAX_MSGS             4096u /* messages in one transaction */
+#define BKD_EVTNUM_USERMAX       250u  /* rtr.h RTR_EVTNUM_USERMAX: highest user event number */
 
 /* One partition the backend serves (from the facility: those whose primary is this node). */
 typedef struct {
@@ -112,6 +120,7 @@ typedef struct {
     uint64_t tx_started, tx_committed, tx_aborted, tx_exception, tx_reused, tx_forgotten;
     uint64_t replays, moved, duplicates, nacks_sent, resends, unexpected, jnlfull;
     uint64_t queries;
+    uint64_t events_forwarded, events_dropped; /* Broadcast copies sent / refused or unsent */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */
@@ -125,12 +134,13 @@ void bkd_core_free(bkd_core_t **cp);
 /* ---- events --------------------------------------------------------------------------- */
 
 /* bkd_core_router_msg - a decoded envelope received from router `router` (its node name).
- * Handles tx_msg, vote_request, tx_abort, tx_query. Any other body is counted as unexpected
- * and returns RTR_STS_INVARG (never applied). */
+ * Handles tx_msg, vote_request, tx_abort, tx_query, broadcast. Any other body is counted as
+ * unexpected and returns RTR_STS_INVARG (never applied). */
 rtr_status_t bkd_core_router_msg(bkd_core_t *c, const char *router, const Rtr__Envelope *env);
 
 /* bkd_core_server_msg - a decoded envelope received from server process `id`. Handles
- * channel_open, channel_close, server_reply, server_vote, server_done, tx_nack. Any other body,
+ * channel_open, channel_close, server_reply, server_vote, server_done, tx_nack, broadcast. Any
+ * other body,
  * or a message for a channel or transaction the server does not hold, is counted as
  * unexpected and returns RTR_STS_INVARG. */
 rtr_status_t bkd_core_server_msg(bkd_core_t *c, const char *id, const Rtr__Envelope *env);
@@ -138,6 +148,10 @@ rtr_status_t bkd_core_server_msg(bkd_core_t *c, const char *id, const Rtr__Envel
 /* bkd_core_server_lost - server process `id` is gone (timeout, new incarnation, or its
  * link dropped): its channels close and its transactions are replayed (see bkd_core.c). */
 void bkd_core_server_lost(bkd_core_t *c, const char *id);
+
+/* bkd_core_router_up - router `router` is connected (its first frame, or the first of a new
+ * incarnation): user events of the servers go to it from now on. Idempotent. */
+void bkd_core_router_up(bkd_core_t *c, const char *router);
 
 /* bkd_core_router_lost - router `router` is gone: its transactions not yet in VOTING are
  * aborted; decided ones keep their outcome for TxQuery. */
@@ -162,6 +176,13 @@ void bkd_core_clock(bkd_core_t *c, uint64_t now_ms, uint64_t wall_ms);
  * VOTED/COMMIT records are decided COMMIT and wait for a server to replay them as
  * msg1_uncertain; EXCEPTION ones wait; DONE/ABORT/MOVED ones are kept for deduplication. */
 rtr_status_t bkd_core_load_record(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec);
+
+/* bkd_core_tx_settle - the operator settles a transaction in EXCEPTION (`rtrcli set
+ * transaction TID retry|done`). retry: its journal record goes back to VOTED and it is replayed
+ * (msg1_uncertain) with a fresh replay count; !retry: the operator applied it by other means,
+ * its record becomes DONE and it finishes. RTR_STS_NOTFOUND if the core does not know the TID,
+ * RTR_STS_INVARG if it is not in EXCEPTION (nothing changes). */
+rtr_status_t bkd_core_tx_settle(bkd_core_t *c, const cmn_tid_t *tid, bool retry);
 
 /* ---- actions -------------------------------------------------------------------------- */
 

@@ -137,6 +137,30 @@ bkd_show_transaction(bkd_backend_t *b, const Rtr__AdminRequest *rq, char **err)
     return o;
 }
 
+/* bkd_set_transaction - "set transaction" TID retry|done: settle a transaction in EXCEPTION;
+ * the answer is the transaction as it is now. */
+static json_t *
+bkd_set_transaction(bkd_backend_t *b, const Rtr__AdminRequest *rq, rtr_status_t *sts, char **err)
+{
+    cmn_tid_t t;
+
+    if (rq->n_args != 2 || cmn_tid_parse(rq->args[0], &t) != RTR_STS_OK ||
+        (strcmp(rq->args[1], "retry") != 0 && strcmp(rq->args[1], "done") != 0)) {
+        *err = "usage: set transaction TID retry|done";
+        return NULL;
+    }
+    *sts = bkd_core_tx_settle(b->core, &t, strcmp(rq->args[1], "retry") == 0);
+    if (*sts == RTR_STS_NOTFOUND) {
+        *err = "no such transaction";
+        return NULL;
+    }
+    if (*sts != RTR_STS_OK) {
+        *err = "the transaction is not in EXCEPTION";
+        return NULL;
+    }
+    return bkd_show_transaction(b, rq, err);
+}
+
 static json_t *
 bkd_ctr_row(const char *sock, const bkd_sockstat_t *st)
 {
@@ -182,6 +206,8 @@ bkd_show_counters(bkd_backend_t *b)
     BKD_K(unexpected);
     BKD_K(jnlfull);
     BKD_K(queries);
+    BKD_K(events_forwarded);
+    BKD_K(events_dropped);
 #undef BKD_K
     jrn_stats(b->jrn, &js);
     json_object_set_new(o, "journal_flushes", json_integer((json_int_t)js.flushes));
@@ -208,10 +234,14 @@ bkd_admin_exec(bkd_backend_t *b, const Rtr__AdminRequest *rq, rtr_status_t *sts,
         o = bkd_show_transaction(b, rq, &e);
     else if (strcmp(rq->command, "show counters") == 0)
         o = bkd_show_counters(b);
+    else if (strcmp(rq->command, "set transaction") == 0)
+        o = bkd_set_transaction(b, rq, sts, &e);
     else
-        e = "unknown command (backend: show backend|partition|server|transaction [TID]|counters)";
+        e = "unknown command (backend: show backend|partition|server|transaction [TID]|counters,"
+            " set transaction TID retry|done)";
     if (o == NULL) {
-        *sts = strcmp(e, "no such transaction") == 0 ? RTR_STS_NOTFOUND : RTR_STS_INVARG;
+        if (*sts == RTR_STS_OK)
+            *sts = strcmp(e, "no such transaction") == 0 ? RTR_STS_NOTFOUND : RTR_STS_INVARG;
         *err = e;
         return NULL;
     }

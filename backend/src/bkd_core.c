@@ -102,6 +102,7 @@ bkd_core_free(bkd_core_t **cp)
     }
     free(c->parts);
     free(c->wm);
+    free(c->routers);
     free(c->node);
     free(c);
     *cp = NULL;
@@ -572,6 +573,38 @@ bkd_replay(bkd_core_t *c, bkd_tx_t *tx)
     bkd_pump(c, tx->part);
 }
 
+rtr_status_t
+bkd_core_tx_settle(bkd_core_t *c, const cmn_tid_t *tid, bool retry)
+{
+    uint8_t b[16];
+    bkd_tx_t *tx;
+
+    cmn_tid_pack(tid, b);
+    tx = bkd_tx_find(c, b);
+    if (tx == NULL)
+        return RTR_STS_NOTFOUND;
+    if (tx->state != BKD_TX_EXCEPTION)
+        return RTR_STS_INVARG;
+    RTR_LOG(CMN_LOG_NOTICE, "BKD-SETTLE", "partition=%s csn=%llu action=%s replays=%u",
+            c->parts[tx->part].name, (unsigned long long)tx->n, retry ? "retry" : "done",
+            tx->replays - 1);
+    if (!retry) { /* applied by the operator: the record is DONE, the transaction over */
+        bkd_emit_set_state(c, tx->part, tx->n, RTR__TX_STATE__TX_DONE, 0);
+        bkd_finish(c, tx);
+        return RTR_STS_OK;
+    }
+    /* Back to the state a decided, unapplied transaction has after a restart: VOTED in the
+     * journal, replayed as msg1_uncertain with a fresh replay count. */
+    bkd_emit_set_state(c, tx->part, tx->n, RTR__TX_STATE__TX_VOTED, 0);
+    tx->replays = 0;
+    tx->uncertain = true;
+    tx->old_n = 0;
+    tx->state = BKD_TX_QUEUED;
+    bkd_queue_push(c, tx, true);
+    bkd_pump(c, tx->part);
+    return RTR_STS_OK;
+}
+
 /* bkd_srv_detach - a server channel goes away: what it held is replayed or settled. The
  * channel leaves the table first, so a replay can never be handed straight back to it. */
 static void
@@ -799,6 +832,81 @@ bkd_on_tx_query(bkd_core_t *c, const char *router, const Rtr__TxQuery *q)
     return RTR_STS_OK;
 }
 
+/* ---- user events ------------------------------------------------------------------------ */
+
+/* bkd_broadcast_ok - the limits of a user event (rtr.h: 0..250, RTR_MAX_MSGLEN). */
+static bool
+bkd_broadcast_ok(bkd_core_t *c, const Rtr__Broadcast *b)
+{
+    if (b->evtnum <= BKD_EVTNUM_USERMAX && b->body.len <= WIRE_MAX_MSGLEN)
+        return true;
+    c->ctr.events_dropped++;
+    return false;
+}
+
+/* bkd_on_router_broadcast - a client's user event: one copy to every server process that has
+ * an open channel (several channels of one process share one copy). */
+static rtr_status_t
+bkd_on_router_broadcast(bkd_core_t *c, const Rtr__Broadcast *b)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__Broadcast m = *b;
+    uint64_t sent = 0;
+
+    if (!bkd_broadcast_ok(c, b))
+        return RTR_STS_INVARG;
+    env.body_case = RTR__ENVELOPE__BODY_BROADCAST;
+    env.broadcast = &m;
+    for (size_t i = 0; i < c->nsrv; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(c->srv[j]->id, c->srv[i]->id) == 0;
+        if (seen)
+            continue;
+        bkd_emit_send(c, BKD_SOCK_SERVERS, c->srv[i]->id, &env);
+        sent++;
+    }
+    c->ctr.events_forwarded += sent;
+    if (sent == 0)
+        c->ctr.events_dropped++;
+    return RTR_STS_OK;
+}
+
+/* bkd_on_server_broadcast - a server's user event: one copy to every router that is up. */
+static rtr_status_t
+bkd_on_server_broadcast(bkd_core_t *c, const Rtr__Broadcast *b)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__Broadcast m = *b;
+
+    if (!bkd_broadcast_ok(c, b))
+        return RTR_STS_INVARG;
+    env.body_case = RTR__ENVELOPE__BODY_BROADCAST;
+    env.broadcast = &m;
+    for (size_t i = 0; i < c->nrouters; i++)
+        bkd_emit_send(c, BKD_SOCK_ROUTER, c->routers[i], &env);
+    c->ctr.events_forwarded += c->nrouters;
+    if (c->nrouters == 0)
+        c->ctr.events_dropped++;
+    return RTR_STS_OK;
+}
+
+void
+bkd_core_router_up(bkd_core_t *c, const char *router)
+{
+    for (size_t i = 0; i < c->nrouters; i++)
+        if (strcmp(c->routers[i], router) == 0)
+            return;
+    if (c->nrouters == c->routercap) {
+        size_t cap = c->routercap ? c->routercap * 2 : 4;
+        char(*v)[BKD_ID_MAX + 1] = realloc(c->routers, cap * sizeof(*v));
+        RTR_ASSERT(v != NULL); /* a few names: out of memory here means no way on */
+        c->routers = v;
+        c->routercap = cap;
+    }
+    snprintf(c->routers[c->nrouters++], BKD_ID_MAX + 1, "%s", router);
+}
+
 rtr_status_t
 bkd_core_router_msg(bkd_core_t *c, const char *router, const Rtr__Envelope *env)
 {
@@ -811,6 +919,8 @@ bkd_core_router_msg(bkd_core_t *c, const char *router, const Rtr__Envelope *env)
         return bkd_on_tx_abort(c, env->tx_abort);
     case RTR__ENVELOPE__BODY_TX_QUERY:
         return bkd_on_tx_query(c, router, env->tx_query);
+    case RTR__ENVELOPE__BODY_BROADCAST:
+        return bkd_on_router_broadcast(c, env->broadcast);
     default:
         c->ctr.unexpected++;
         return RTR_STS_INVARG;
@@ -1011,6 +1121,8 @@ bkd_core_server_msg(bkd_core_t *c, const char *id, const Rtr__Envelope *env)
         return bkd_on_server_done(c, id, env->server_done);
     case RTR__ENVELOPE__BODY_TX_NACK:
         return bkd_on_server_nack(c, id, env->tx_nack);
+    case RTR__ENVELOPE__BODY_BROADCAST:
+        return bkd_on_server_broadcast(c, env->broadcast);
     default:
         c->ctr.unexpected++;
         return RTR_STS_INVARG;
@@ -1035,6 +1147,13 @@ bkd_core_router_lost(bkd_core_t *c, const char *router)
 {
     bkd_tx_t *tx = c->first;
 
+    for (size_t i = 0; i < c->nrouters; i++) {
+        if (strcmp(c->routers[i], router) == 0) {
+            memmove(c->routers[i], c->routers[c->nrouters - 1], BKD_ID_MAX + 1);
+            c->nrouters--;
+            break;
+        }
+    }
     while (tx != NULL) {
         bkd_tx_t *next = tx->next;
         if (strcmp(tx->router, router) == 0 && !tx->vreq &&

@@ -118,6 +118,8 @@ struct bkd_core {
     size_t ntx;
     bkd_wm_t *wm;
     size_t nwm, wmcap;
+    char (*routers)[BKD_ID_MAX + 1]; /* routers up (bkd_core_router_up), for user events */
+    size_t nrouters, routercap;
     bkd_actq_t q;
     uint64_t next_ticket; /* last core ticket handed out */
     uint64_t hardened;    /* highest hardened core ticket */

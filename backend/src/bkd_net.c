@@ -393,9 +393,11 @@ bkd_net_router_in(bkd_backend_t *b, bkd_rlink_t *r)
             uint64_t inc = env->has_incarnation ? env->incarnation : 0;
             if (r->up && r->incarnation != inc)
                 bkd_rlink_lost(b, r, "new_incarnation");
-            if (!r->up)
+            if (!r->up) {
                 RTR_LOG(CMN_LOG_NOTICE, "BKD-RTRUP", "router=%s incarnation=%016" PRIx64,
                         r->cfg->name, inc);
+                bkd_core_router_up(b->core, r->cfg->name); /* user events go to it */
+            }
             r->up = true;
             r->incarnation = inc;
             r->last_seen_ms = now;

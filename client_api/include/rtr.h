@@ -127,6 +127,7 @@ typedef struct { /* body of opened / closed / accepted / rejected */
 #define RTR_NO_MSGFMT      ((rtr_msgfmt_t)0)
 #define RTR_NO_PEVTNUM     ((rtr_evtnum_t *)0)
 #define RTR_NO_RCPNAM      ((rtr_rcpnam_t)0)
+#define RTR_NO_RCPSPC      ((rtr_rcpspc_t)0) /* rtr_broadcast_event: every recipient */
 #define RTR_NO_ACCESS      ((rtr_access_t)0)
 #define RTR_NO_NUMSEG      0u
 #define RTR_NO_PKEYSEG     ((rtr_keyseg_t *)0)
@@ -175,6 +176,7 @@ typedef struct { /* body of opened / closed / accepted / rejected */
 #define RTR_EVTNUM_SRSHADOWLOST  1004u
 #define RTR_EVTNUM_SRSHADOWGAIN  1005u
 #define RTR_EVTNUM_SRRECOVERCMPL 1006u
+#define RTR_EVTNUM_UP_TO         0xFFFFFFFDu /* in a pevtnum list: "a, RTR_EVTNUM_UP_TO, b" = a..b */
 #define RTR_EVTNUM_ENDLIST       0xFFFFFFFFu
 
 /* ---- the API ----------------------------------------------------------------------------
@@ -195,7 +197,11 @@ typedef struct { /* body of opened / closed / accepted / rejected */
  * numseg key segments matching the facility's (type, length, offset: RTR_STS_INVNUMSEG,
  * RTR_STS_INVPKEYSEG) whose bounds (native values; strings padded) are the range they serve,
  * and connect to the backend named by RTR_NODE (optional when the facility has one backend).
- * pevtnum: NULL or a list ended by RTR_EVTNUM_ENDLIST (0..250 and the RTR events). The first
+ * pevtnum: the events the channel subscribes to (rtr_broadcast_event): RTR_NO_PEVTNUM (none)
+ * or a list ended by RTR_EVTNUM_ENDLIST of user event numbers (0..250) and RTR events
+ * (RTR_EVTNUM_SRPRIMARY ...), where "a, RTR_EVTNUM_UP_TO, b" stands for a..b (a <= b, both user
+ * or both RTR events); at most 512 numbers after expansion; RTR_STS_INVARG otherwise.
+ * rcpnam: the channel's recipient name, matched by the rcpspc of broadcasts. The first
  * call creates the library context: RTR_STS_CONFIG if the facility cannot be loaded (or
  * RTR_NODE names no backend, for a server). RTR_STS_TOOMANYCHA beyond RTR_MAX_CHANNELS open
  * channels; RTR_STS_INVRCPNAM for a name over 31 characters. access is accepted and ignored. */
@@ -249,8 +255,17 @@ rtr_status_t rtr_reject_tx(rtr_channel_t channel, rtr_rej_flag_t flags, rtr_reas
 rtr_status_t rtr_prepare_tx(rtr_channel_t channel, rtr_pre_flag_t flags, rtr_reason_t reason,
                             rtr_msgbuf_t pmsg, rtr_msglen_t msglen);
 
-/* rtr_broadcast_event - NOT SUPPORTED YET: after the argument and channel checks it returns
- * RTR_STS_INVOP4CLI on a client channel and RTR_STS_INVOP4SRV on a server channel. */
+/* rtr_broadcast_event - send user event `evtnum` (RTR_EVTNUM_USERBASE..RTR_EVTNUM_USERMAX, else
+ * RTR_STS_INVARG) with a message of 0..RTR_MAX_MSGLEN bytes (copied; RTR_STS_INVMSGLEN). A
+ * server channel's event goes to every client channel of the facility, a client channel's to
+ * every server channel, that subscribed to evtnum at rtr_open_channel and whose recipient name
+ * matches rcpspc: RTR_NO_RCPSPC (NULL) or "*" = every channel; otherwise a pattern (at most 255
+ * characters, RTR_STS_INVRCPNAM) where `*` matches any string and `%` one character, case
+ * sensitive ("" matches only channels opened with RTR_NO_RCPNAM). The receiver gets
+ * rtr_mt_user_event with msgsb.evtnum set and the message in its buffer. Best effort and not
+ * transactional: delivered to the processes connected at that moment, in the order each sender
+ * broadcast them; nothing is kept for a process that connects later. flags: RTR_NO_FLAGS.
+ * The channel must be open (RTR_STS_INVCHANNEL). msgfmt is not used. */
 rtr_status_t rtr_broadcast_event(rtr_channel_t channel, rtr_bro_flag_t flags, rtr_msgbuf_t pmsg,
                                  rtr_msglen_t msglen, rtr_evtnum_t evtnum, rtr_rcpspc_t rcpspc,
                                  rtr_msgfmt_t msgfmt);
@@ -265,7 +280,25 @@ rtr_status_t rtr_set_user_handle(rtr_channel_t channel, rtr_usrhdl_t usrhdl);
 rtr_status_t rtr_set_user_context(rtr_channel_t channel, rtr_usrctx_t usrctx);
 rtr_status_t rtr_get_user_context(rtr_channel_t channel, rtr_usrctx_t *pusrctx);
 
-/* rtr_request_info - NOT SUPPORTED YET: always RTR_STS_INVARG (no information class known). */
+/* rtr_request_info - what this process knows about the facility, answered locally (no network
+ * round trip): opens a pseudo-channel *pchannel on which rtr_receive_message then gives one
+ * rtr_mt_request_info message per selected object, its body a NUL-terminated text of
+ * "item=value" lines separated by '\n' in getitms order, and finally rtr_mt_closed with status
+ * RTR_STS_OK, after which the channel id is invalid (rtr_close_channel drops it earlier).
+ * Classes (infcla) and their items:
+ *   "facility"  name, routers, backends, partitions (the counts)
+ *   "partition" name, low, high (the bounds as text: "[0]"), primary
+ *   "router"    name, clients (endpoint), connected ("yes" for the router librtr's client link
+ *               uses and has heard from, else "no")
+ *   "backend"   name, servers (endpoint)
+ *   "channel"   id, kind ("client"/"server"), state ("opening"/"open"/"closed"), rcpnam,
+ *               partition (servers: the partition the backend gave; else empty)
+ * selitm/selval select the objects whose item selitm matches the pattern selval (`*` any
+ * string, `%` one character, case-insensitive); selitm NULL selects every object, selval NULL
+ * means "*". getitms: a comma-separated list of items, or NULL / "*" for all. Class and item
+ * names are case-insensitive. RTR_STS_INVARG for pchannel NULL, an unknown class or an unknown
+ * item in selitm or getitms; RTR_STS_INVFLAGS unless RTR_NO_FLAGS; RTR_STS_TOOMANYCHA when
+ * RTR_MAX_CHANNELS are in use. Creates the library context if needed (RTR_STS_CONFIG). */
 rtr_status_t rtr_request_info(rtr_channel_t *pchannel, rtr_req_flag_t flags, rtr_infoclass_t infcla,
                               rtr_itemcode_t selitm, rtr_selval_t selval, rtr_itemcode_t getitms);
 

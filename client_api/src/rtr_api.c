@@ -32,6 +32,7 @@
 #define RTRL_ACC_FLAGS  (RTR_F_ACC_FORGET | RTR_F_ACC_INDEPENDENT | RTRX_F_ACC_ALREADY_APPLIED)
 #define RTRL_REJ_FLAGS  (RTR_F_REJ_RETRY | RTR_F_REJ_FORGET)
 #define RTRL_MAX_EVENTS 512 /* event numbers in one open */
+#define RTRL_MAX_RCPSPC 255 /* characters of a broadcast's recipient pattern */
 
 /* rtrl_api_chan - lock the context and find a channel; on RTR_STS_OK the lock is held. */
 static rtr_status_t
@@ -59,19 +60,54 @@ rtrl_dup(const void *p, size_t n)
 
 /* ---- open and close ---------------------------------------------------------------------- */
 
-static rtr_status_t
-rtrl_check_events(const rtr_evtnum_t *pevtnum, size_t *n)
+/* rtrl_evt_class - 1 for a user event number, 2 for an RTR event, 0 for neither. */
+static int
+rtrl_evt_class(rtr_evtnum_t e)
 {
+    if (e <= RTR_EVTNUM_USERMAX)
+        return 1;
+    return e > RTR_EVTNUM_RTRBASE && e <= RTR_EVTNUM_SRRECOVERCMPL ? 2 : 0;
+}
+
+/* rtrl_parse_events - the event numbers of a pevtnum list with its "a, RTR_EVTNUM_UP_TO, b"
+ * ranges expanded: *out (malloc'd, NULL when none) holds *n numbers. RTR_STS_INVARG for an
+ * unknown number, a malformed range or more than RTRL_MAX_EVENTS numbers. */
+static rtr_status_t
+rtrl_parse_events(const rtr_evtnum_t *p, uint32_t **out, size_t *n)
+{
+    uint32_t *v = NULL;
+    size_t k = 0;
+
+    *out = NULL;
     *n = 0;
-    if (pevtnum == RTR_NO_PEVTNUM)
+    if (p == RTR_NO_PEVTNUM || p[0] == RTR_EVTNUM_ENDLIST)
         return RTR_STS_OK;
-    for (; pevtnum[*n] != RTR_EVTNUM_ENDLIST; (*n)++) {
-        rtr_evtnum_t e = pevtnum[*n];
-        if (*n >= RTRL_MAX_EVENTS ||
-            (e > RTR_EVTNUM_USERMAX && (e <= RTR_EVTNUM_RTRBASE || e > RTR_EVTNUM_SRRECOVERCMPL)))
-            return RTR_STS_INVARG;
+    if ((v = malloc(RTRL_MAX_EVENTS * sizeof *v)) == NULL)
+        return RTR_STS_NOMEM;
+    for (size_t i = 0; p[i] != RTR_EVTNUM_ENDLIST; i++) {
+        if (p[i] == RTR_EVTNUM_UP_TO) { /* the range from the previous number to the next */
+            rtr_evtnum_t lo = i > 0 ? p[i - 1] : RTR_EVTNUM_UP_TO, hi = p[i + 1];
+            if (i == 0 || p[i - 1] == RTR_EVTNUM_UP_TO || rtrl_evt_class(hi) == 0 ||
+                rtrl_evt_class(hi) != rtrl_evt_class(lo) || hi < lo)
+                goto bad;
+            for (rtr_evtnum_t e = lo + 1; e <= hi; e++) {
+                if (k == RTRL_MAX_EVENTS)
+                    goto bad;
+                v[k++] = e;
+            }
+            i++; /* hi is in */
+            continue;
+        }
+        if (rtrl_evt_class(p[i]) == 0 || k == RTRL_MAX_EVENTS)
+            goto bad;
+        v[k++] = p[i];
     }
+    *out = v;
+    *n = k;
     return RTR_STS_OK;
+bad:
+    free(v);
+    return RTR_STS_INVARG;
 }
 
 /* rtrl_server_range - check a server's key segments against the facility's and normalize its
@@ -114,7 +150,7 @@ rtrl_server_range(const cmn_facility_t *fac, rtr_numseg_t numseg, const rtr_keys
     return RTR_STS_OK;
 }
 
-static rtrl_chan_t *
+rtrl_chan_t *
 rtrl_chan_alloc(rtrl_ctx_t *ctx)
 {
     for (size_t i = 0; i < RTR_MAX_CHANNELS; i++) {
@@ -139,6 +175,7 @@ rtr_open_channel(rtr_channel_t *pchannel, rtr_ope_flag_t flags, rtr_facnam_t fac
     bool server = (flags & RTR_F_OPE_SERVER) != 0;
     rtrl_ctx_t *ctx;
     rtrl_chan_t *ch;
+    uint32_t *events = NULL;
     size_t nevents;
     rtr_status_t sts;
 
@@ -150,14 +187,16 @@ rtr_open_channel(rtr_channel_t *pchannel, rtr_ope_flag_t flags, rtr_facnam_t fac
         return RTR_STS_INVFLAGS;
     if (rcpnam != RTR_NO_RCPNAM && strnlen(rcpnam, RTR_MAX_RCPNAM_LEN + 1) > RTR_MAX_RCPNAM_LEN)
         return RTR_STS_INVRCPNAM;
-    if ((sts = rtrl_check_events(pevtnum, &nevents)) != RTR_STS_OK)
-        return sts;
     if (server && (numseg == 0 || numseg > RTR_MAX_NUMSEG))
         return RTR_STS_INVNUMSEG;
     if (server && pkeyseg == RTR_NO_PKEYSEG)
         return RTR_STS_INVPKEYSEG;
-    if ((sts = rtrl_ctx_get(true, &ctx)) != RTR_STS_OK)
+    if ((sts = rtrl_parse_events(pevtnum, &events, &nevents)) != RTR_STS_OK)
         return sts;
+    if ((sts = rtrl_ctx_get(true, &ctx)) != RTR_STS_OK) {
+        free(events);
+        return sts;
+    }
     if (facnam != RTR_DEFAULT_FACNAM && strcasecmp(facnam, ctx->fac->name) != 0) {
         sts = RTR_STS_INVFACNAM;
         goto out;
@@ -175,13 +214,9 @@ rtr_open_channel(rtr_channel_t *pchannel, rtr_ope_flag_t flags, rtr_facnam_t fac
     ch->flags = flags;
     if (rcpnam != RTR_NO_RCPNAM)
         strcpy(ch->rcpnam, rcpnam); /* length checked above */
-    if (nevents > 0 && (ch->events = malloc(nevents * sizeof *ch->events)) == NULL) {
-        sts = RTR_STS_NOMEM;
-        goto fail;
-    }
-    for (size_t i = 0; i < nevents; i++)
-        ch->events[i] = pevtnum[i];
+    ch->events = events;            /* the channel owns them now */
     ch->nevents = nevents;
+    events = NULL;
     if (server && (sts = rtrl_server_range(ctx->fac, numseg, pkeyseg, ch)) != RTR_STS_OK)
         goto fail;
     ctx->want[server ? RTRL_LINK_BACKEND : RTRL_LINK_ROUTER] = true;
@@ -193,6 +228,7 @@ fail:
     rtrl_chan_release(ctx, ch);
 out:
     rtrl_ctx_put(ctx);
+    free(events);
     return sts;
 }
 
@@ -747,33 +783,23 @@ rtr_broadcast_event(rtr_channel_t channel, rtr_bro_flag_t flags, rtr_msgbuf_t pm
     rtrl_chan_t *ch;
     rtr_status_t sts;
 
-    (void)rcpspc;
-    (void)msgfmt;
+    (void)msgfmt; /* formats are opaque to RTR and not converted */
     if (flags != RTR_NO_FLAGS)
         return RTR_STS_INVFLAGS;
     if (msglen > RTR_MAX_MSGLEN)
         return RTR_STS_INVMSGLEN;
     if ((pmsg == NULL && msglen > 0) || evtnum > RTR_EVTNUM_USERMAX)
-        return RTR_STS_INVARG;
+        return RTR_STS_INVARG; /* only user events may be broadcast */
+    if (rcpspc != RTR_NO_RCPSPC && strnlen(rcpspc, RTRL_MAX_RCPSPC + 1) > RTRL_MAX_RCPSPC)
+        return RTR_STS_INVRCPNAM;
     if ((sts = rtrl_api_chan(channel, &ctx, &ch)) != RTR_STS_OK)
         return sts;
-    /* Events are not supported yet: refused on either kind of channel. */
-    sts = ch->server ? RTR_STS_INVOP4SRV : RTR_STS_INVOP4CLI;
+    if (ch->state != RTRL_CH_OPEN)
+        sts = RTR_STS_INVCHANNEL;
+    else
+        sts = rtrl_send_broadcast(ctx, ch, evtnum, pmsg, msglen, rcpspc);
     rtrl_ctx_put(ctx);
     return sts;
-}
-
-rtr_status_t
-rtr_request_info(rtr_channel_t *pchannel, rtr_req_flag_t flags, rtr_infoclass_t infcla,
-                 rtr_itemcode_t selitm, rtr_selval_t selval, rtr_itemcode_t getitms)
-{
-    (void)pchannel;
-    (void)flags;
-    (void)infcla;
-    (void)selitm;
-    (void)selval;
-    (void)getitms;
-    return RTR_STS_INVARG; /* not supported yet: no information class is known */
 }
 
 rtr_status_t

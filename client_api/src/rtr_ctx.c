@@ -11,6 +11,7 @@
  * outbox and write the wake eventfd. Messages for the application go to one queue; app_fd (an
  * eventfd) is readable exactly while that queue is non-empty.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -219,6 +220,7 @@ rtrl_chan_release(rtrl_ctx_t *ctx, rtrl_chan_t *ch)
     free(ch->events);
     free(ch->key_low);
     free(ch->key_high);
+    free(ch->partition);
     memset(ch, 0, sizeof *ch);
 }
 
@@ -236,9 +238,11 @@ rtrl_fd_set(int fd, bool readable)
     (void)r; /* EAGAIN: already in the wanted state */
 }
 
-void
-rtrl_evt_push(rtrl_ctx_t *ctx, uint32_t channel, rtr_msg_type_t type, const uint8_t *tidb,
-              uint8_t *body, uint32_t len, rtr_status_t sts, rtr_reason_t reason)
+/* rtrl_evt_push_ex - queue an event for the application (takes ownership of body). */
+static void
+rtrl_evt_push_ex(rtrl_ctx_t *ctx, uint32_t channel, rtr_msg_type_t type, const uint8_t *tidb,
+                 uint8_t *body, uint32_t len, rtr_status_t sts, rtr_reason_t reason,
+                 rtr_evtnum_t evtnum)
 {
     rtrl_evt_t *ev = calloc(1, sizeof *ev);
     if (ev == NULL) {
@@ -254,6 +258,7 @@ rtrl_evt_push(rtrl_ctx_t *ctx, uint32_t channel, rtr_msg_type_t type, const uint
     ev->len = len;
     ev->sd.status = sts;
     ev->sd.reason = reason;
+    ev->evtnum = evtnum;
     if (ctx->qtail != NULL)
         ctx->qtail->next = ev;
     else
@@ -263,6 +268,46 @@ rtrl_evt_push(rtrl_ctx_t *ctx, uint32_t channel, rtr_msg_type_t type, const uint
         rtrl_fd_set(ctx->app_fd, true);
     ctx->pushed = true;
     pthread_cond_broadcast(ctx->cond);
+}
+
+void
+rtrl_evt_push(rtrl_ctx_t *ctx, uint32_t channel, rtr_msg_type_t type, const uint8_t *tidb,
+              uint8_t *body, uint32_t len, rtr_status_t sts, rtr_reason_t reason)
+{
+    rtrl_evt_push_ex(ctx, channel, type, tidb, body, len, sts, reason, 0);
+}
+
+void
+rtrl_evt_push_event(rtrl_ctx_t *ctx, uint32_t channel, rtr_evtnum_t evtnum, uint8_t *body,
+                    uint32_t len)
+{
+    rtrl_evt_push_ex(ctx, channel, rtr_mt_user_event, NULL, body, len, RTR_STS_OK, 0, evtnum);
+}
+
+bool
+rtrl_match(const char *pat, const char *s, bool nocase)
+{
+    const char *star = NULL, *resume = NULL;
+
+    while (*s != '\0') {
+        if (*pat == '*') { /* remember where to retry with one more character eaten */
+            star = pat++;
+            resume = s;
+        } else if (*pat != '\0' &&
+                   (*pat == '%' || *pat == *s ||
+                    (nocase && tolower((unsigned char)*pat) == tolower((unsigned char)*s)))) {
+            pat++;
+            s++;
+        } else if (star != NULL) {
+            pat = star + 1;
+            s = ++resume;
+        } else {
+            return false;
+        }
+    }
+    while (*pat == '*')
+        pat++;
+    return *pat == '\0';
 }
 
 /* rtrl_evt_drop - drop the queued events of a channel (of one transaction if tidb != NULL). */

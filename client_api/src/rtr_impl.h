@@ -95,6 +95,8 @@ typedef struct {
     rtrl_stx_t *stx;             /* server */
     uint8_t last_tid[16];
     bool has_tid;
+    bool info;       /* an rtr_request_info pseudo-channel (state CLOSED from the start) */
+    char *partition; /* server: the partition of its ChannelStatus (owned), or NULL */
 } rtrl_chan_t;
 
 /* An event for the application (rtr_receive_message). */
@@ -190,6 +192,17 @@ rtr_status_t rtrl_post(rtrl_ctx_t *ctx, int link, Rtr__Envelope *env);
 void rtrl_evt_push(rtrl_ctx_t *ctx, uint32_t channel, rtr_msg_type_t type, const uint8_t *tidb,
                    uint8_t *body, uint32_t len, rtr_status_t sts, rtr_reason_t reason);
 
+/* rtrl_evt_push_event - queue an rtr_mt_user_event for a channel (takes ownership of body). */
+void rtrl_evt_push_event(rtrl_ctx_t *ctx, uint32_t channel, rtr_evtnum_t evtnum, uint8_t *body,
+                         uint32_t len);
+
+/* rtrl_match - does `s` match the pattern `pat` (`*` any string, `%` one character)? */
+bool rtrl_match(const char *pat, const char *s, bool nocase);
+
+/* rtrl_chan_alloc - a FREE channel slot with a new id, in state OPENING; NULL if all 256 are
+ * in use. */
+rtrl_chan_t *rtrl_chan_alloc(rtrl_ctx_t *ctx);
+
 /* rtrl_evt_drop_channel - drop every queued event of a channel. */
 void rtrl_evt_drop_channel(rtrl_ctx_t *ctx, uint32_t channel);
 
@@ -225,6 +238,10 @@ rtr_status_t rtrl_send_tx_vote(rtrl_ctx_t *ctx, rtrl_chan_t *ch, bool accept, ui
 rtr_status_t rtrl_send_server_vote(rtrl_ctx_t *ctx, rtrl_chan_t *ch);
 rtr_status_t rtrl_send_server_reply(rtrl_ctx_t *ctx, rtrl_chan_t *ch, uint32_t i);
 rtr_status_t rtrl_send_server_done(rtrl_ctx_t *ctx, rtrl_chan_t *ch);
+
+/* rtrl_send_broadcast - Broadcast{evtnum, body, rcpspc} on ch's link. */
+rtr_status_t rtrl_send_broadcast(rtrl_ctx_t *ctx, rtrl_chan_t *ch, rtr_evtnum_t evtnum,
+                                 const void *body, uint32_t len, const char *rcpspc);
 
 /* rtrl_send_tx_query - TxQuery{tid, id} to the router. */
 rtr_status_t rtrl_send_tx_query(rtrl_ctx_t *ctx, const uint8_t *tidb, uint64_t id);

@@ -137,6 +137,21 @@ rtrl_send_server_done(rtrl_ctx_t *ctx, rtrl_chan_t *ch)
 }
 
 rtr_status_t
+rtrl_send_broadcast(rtrl_ctx_t *ctx, rtrl_chan_t *ch, rtr_evtnum_t evtnum, const void *body,
+                    uint32_t len, const char *rcpspc)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__Broadcast m = RTR__BROADCAST__INIT;
+
+    m.evtnum = evtnum;
+    m.body = RTRL_BIN(body, len);
+    m.rcpspc = (char *)(uintptr_t)rcpspc; /* NULL: unset, every recipient */
+    env.body_case = RTR__ENVELOPE__BODY_BROADCAST;
+    env.broadcast = &m;
+    return rtrl_post(ctx, ch->server ? RTRL_LINK_BACKEND : RTRL_LINK_ROUTER, &env);
+}
+
+rtr_status_t
 rtrl_send_tx_query(rtrl_ctx_t *ctx, const uint8_t *tidb, uint64_t id)
 {
     Rtr__Envelope env = RTR__ENVELOPE__INIT;
@@ -211,6 +226,14 @@ rtrl_on_channel_status(rtrl_ctx_t *ctx, int link, const Rtr__ChannelStatus *m)
     if (ch == NULL || ch->server != (link == RTRL_LINK_BACKEND) || ch->state == RTRL_CH_CLOSED)
         return;
     if (m->status == RTR_STS_OK && !(m->has_closed && m->closed)) {
+        if (ch->server && m->partition != NULL &&
+            (ch->partition == NULL || strcmp(ch->partition, m->partition) != 0)) {
+            char *p = strdup(m->partition); /* for rtr_request_info "channel" */
+            if (p != NULL) {
+                free(ch->partition);
+                ch->partition = p;
+            }
+        }
         if (ch->state == RTRL_CH_OPENING) {
             ch->state = RTRL_CH_OPEN;
             rtrl_evt_push(ctx, ch->id, rtr_mt_opened, NULL, NULL, 0, RTR_STS_OK, 0);
@@ -433,6 +456,45 @@ rtrl_on_server_nack(rtrl_ctx_t *ctx, const Rtr__TxNack *m)
     }
 }
 
+/* ---- user events ------------------------------------------------------------------------- */
+
+/* rtrl_subscribed - did the channel subscribe to event number e at rtr_open_channel? */
+static bool
+rtrl_subscribed(const rtrl_chan_t *ch, uint32_t e)
+{
+    for (size_t i = 0; i < ch->nevents; i++)
+        if (ch->events[i] == e)
+            return true;
+    return false;
+}
+
+/* rtrl_on_broadcast - a user event from the facility: a copy for every open channel of the
+ * link's kind (client channels on the router link, server channels on the backend link) that
+ * subscribed to its number and whose recipient name matches its pattern. */
+static void
+rtrl_on_broadcast(rtrl_ctx_t *ctx, int link, const Rtr__Broadcast *m)
+{
+    if (m->evtnum > RTR_EVTNUM_USERMAX || m->body.len > RTR_MAX_MSGLEN) {
+        ctx->unexpected++;
+        return;
+    }
+    for (size_t i = 0; i < RTR_MAX_CHANNELS; i++) {
+        rtrl_chan_t *ch = &ctx->chans[i];
+        uint8_t *body;
+        if (ch->state != RTRL_CH_OPEN || ch->server != (link == RTRL_LINK_BACKEND) ||
+            !rtrl_subscribed(ch, m->evtnum) ||
+            (m->rcpspc != NULL && !rtrl_match(m->rcpspc, ch->rcpnam, false)))
+            continue;
+        if ((body = malloc(m->body.len ? m->body.len : 1)) == NULL) {
+            RTR_LOG(CMN_LOG_CRIT, "RTR-NOMEM", "what=event channel=%u", ch->id);
+            continue; /* best effort */
+        }
+        if (m->body.len > 0)
+            memcpy(body, m->body.data, m->body.len);
+        rtrl_evt_push_event(ctx, ch->id, m->evtnum, body, (uint32_t)m->body.len);
+    }
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 /* rtrl_link_lost - a link's peer is gone (silence or a new incarnation). */
@@ -490,6 +552,7 @@ rtrl_body_ok(int link, Rtr__Envelope__BodyCase b)
     case RTR__ENVELOPE__BODY_HEARTBEAT:
     case RTR__ENVELOPE__BODY_CHANNEL_STATUS:
     case RTR__ENVELOPE__BODY_TX_NACK:
+    case RTR__ENVELOPE__BODY_BROADCAST:
         return true;
     case RTR__ENVELOPE__BODY_TX_REPLY:
     case RTR__ENVELOPE__BODY_TX_OUTCOME:
@@ -554,6 +617,9 @@ rtrl_handle(rtrl_ctx_t *ctx, int link, const Rtr__Envelope *env)
         break;
     case RTR__ENVELOPE__BODY_SERVER_OUTCOME:
         rtrl_on_server_outcome(ctx, env->server_outcome);
+        break;
+    case RTR__ENVELOPE__BODY_BROADCAST:
+        rtrl_on_broadcast(ctx, link, env->broadcast);
         break;
     default: /* heartbeat, backend hello: liveness only */
         break;

@@ -44,6 +44,13 @@
  *     outcome or a status) is relayed, else the last "unknown" one once every backend answered.
  *   - ChannelOpen from a client -> ChannelStatus{OK} (INVFACNAM if it names another facility);
  *     ChannelClose -> the channel's transactions not in VOTING are aborted as if rejected.
+ *   - user events (Broadcast, best effort, never journaled): the core keeps the set of client
+ *     identities with at least one open channel (added by an accepted ChannelOpen, removed by
+ *     the ChannelClose of its last channel or the client's loss). A Broadcast from a backend
+ *     goes to every such client, one copy per process (librtr filters by event number and
+ *     recipient name); a Broadcast from a client goes to every connected backend. A Broadcast
+ *     with an event number above 250 or a body over 64,000 bytes is refused (RTR_STS_INVARG),
+ *     one with nobody to go to is dropped; both count in events_dropped.
  *
  * Ownership: the core borrows the facility and the router entry given to rtd_core_new (they
  * must outlive it). The envelopes passed to events are borrowed for the call only; the actions
@@ -64,9 +71,10 @@
 #include "cmn.h"
 #include "wire.h"
 
-#define RTD_IDMAX      255     /* ZeroMQ routing ids are at most 255 bytes */
-#define RTD_SEN_ACCEPT 0x0001u /* RTR_F_SEN_ACCEPT (rtr.h): last message, the client accepts */
-#define RTD_QUERY_MAX  256     /* TxQuery requests in flight at once */
+#define RTD_IDMAX          255     /* ZeroMQ routing ids are at most 255 bytes */
+#define RTD_SEN_ACCEPT     0x0001u /* RTR_F_SEN_ACCEPT (rtr.h): last message, the client accepts */
+#define RTD_QUERY_MAX      256     /* TxQuery requests in flight at once */
+#define RTD_EVTNUM_USERMAX 250u    /* RTR_EVTNUM_USERMAX (rtr.h): highest user event number */
 
 typedef struct rtd_core rtd_core_t;
 
@@ -115,6 +123,7 @@ typedef struct {
         Rtr__TxQuery tx_query;
         Rtr__TxQueryReply tx_query_reply;
         Rtr__ChannelStatus channel_status;
+        Rtr__Broadcast broadcast;
     } body;
 } rtd_action_t;
 
@@ -144,6 +153,8 @@ typedef struct {
     uint64_t unknown_backend;    /* BackendHello from an identity not in the facility */
     uint64_t partition_conflict; /* a partition claimed by a second backend */
     uint64_t channels_opened;
+    uint64_t events_forwarded; /* Broadcast copies sent (one per recipient process) */
+    uint64_t events_dropped;   /* Broadcasts refused or with no recipient */
 } rtd_counters_t;
 
 /* A read-only view of one transaction (admin). */
@@ -207,6 +218,9 @@ const cmn_backend_t *rtd_core_route(const rtd_core_t *core, size_t i, uint64_t *
 
 /* rtd_core_backend_up - is backend index i of the facility connected (has sent a hello)? */
 bool rtd_core_backend_up(const rtd_core_t *core, size_t i);
+
+/* rtd_core_client_count - client identities with at least one open channel. */
+size_t rtd_core_client_count(const rtd_core_t *core);
 
 /* rtd_core_tx_count - transactions in the table; *voting (if not NULL) gets those in VOTING. */
 size_t rtd_core_tx_count(const rtd_core_t *core, size_t *voting);

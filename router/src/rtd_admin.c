@@ -193,7 +193,10 @@ rtd_show_counters(rtd_router_t *r)
     RTD_C(unknown_backend);
     RTD_C(partition_conflict);
     RTD_C(channels_opened);
+    RTD_C(events_forwarded);
+    RTD_C(events_dropped);
 #undef RTD_C
+    rtd_counter(o, "clients_with_channels", rtd_core_client_count(r->core));
     rtd_counter(o, "tx_active", ntx);
     rtd_counter(o, "tx_voting", voting);
     rtd_counter(o, "admin_requests", r->admin_requests);

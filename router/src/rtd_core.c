@@ -35,6 +35,13 @@ typedef struct {
     uint64_t deadline_ms; /* 0 = none */
 } rtd_tx_t;
 
+/* A client process with open channels (user events go to these). */
+typedef struct {
+    rtd_id_t id;
+    uint32_t *chans; /* its open channel numbers */
+    uint32_t nchans, cap;
+} rtd_client_t;
+
 typedef struct {
     bool used;
     uint32_t gen;
@@ -59,6 +66,8 @@ struct rtd_core {
     size_t ntx, nvoting;
     int32_t *buckets;
     int32_t freelist;
+    rtd_client_t *cli; /* clients with open channels */
+    size_t ncli, clicap;
     rtd_query_t query[RTD_QUERY_MAX];
     uint32_t qgen;
     rtd_action_t *act;
@@ -253,6 +262,9 @@ rtd_act_send(rtd_core_t *core, rtd_sock_t sock, const rtd_id_t *to, Rtr__Envelop
     case RTR__ENVELOPE__BODY_CHANNEL_STATUS:
         rtr__channel_status__init(&a->body.channel_status);
         break;
+    case RTR__ENVELOPE__BODY_BROADCAST:
+        rtr__broadcast__init(&a->body.broadcast);
+        break;
     default:
         RTR_ASSERT(!"rtd_act_send: body the router never sends");
     }
@@ -325,6 +337,9 @@ rtd_core_actions(rtd_core_t *core, size_t *n)
             break;
         case RTR__ENVELOPE__BODY_CHANNEL_STATUS:
             a->env.channel_status = &a->body.channel_status;
+            break;
+        case RTR__ENVELOPE__BODY_BROADCAST:
+            a->env.broadcast = &a->body.broadcast;
             break;
         default:
             break;
@@ -660,6 +675,132 @@ rtd_client_query(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from, const 
     return RTR_STS_OK;
 }
 
+/* ---- clients with open channels (user events) ------------------------------------------ */
+
+static rtd_client_t *
+rtd_client_find(rtd_core_t *core, const rtd_id_t *id)
+{
+    for (size_t i = 0; i < core->ncli; i++)
+        if (rtd_id_eq(&core->cli[i].id, id))
+            return &core->cli[i];
+    return NULL;
+}
+
+/* rtd_client_add - note that client `id` has channel `channel` open (idempotent: a re-open
+ * after a router failover announces the same channel again). */
+static rtr_status_t
+rtd_client_add(rtd_core_t *core, const rtd_id_t *id, uint32_t channel)
+{
+    rtd_client_t *c = rtd_client_find(core, id);
+
+    if (c == NULL) {
+        if (core->ncli == core->clicap) {
+            size_t cap = core->clicap ? core->clicap * 2 : 16;
+            rtd_client_t *v = realloc(core->cli, cap * sizeof *v);
+            if (v == NULL)
+                return RTR_STS_NOMEM;
+            core->cli = v;
+            core->clicap = cap;
+        }
+        c = &core->cli[core->ncli++];
+        memset(c, 0, sizeof *c);
+        c->id = *id;
+    }
+    for (uint32_t i = 0; i < c->nchans; i++)
+        if (c->chans[i] == channel)
+            return RTR_STS_OK;
+    if (c->nchans == c->cap) {
+        uint32_t cap = c->cap ? c->cap * 2 : 4;
+        uint32_t *v = realloc(c->chans, cap * sizeof *v);
+        if (v == NULL) {
+            if (c->nchans == 0) { /* do not keep a client without channels */
+                free(c->chans);
+                *c = core->cli[--core->ncli];
+            }
+            return RTR_STS_NOMEM;
+        }
+        c->chans = v;
+        c->cap = cap;
+    }
+    c->chans[c->nchans++] = channel;
+    return RTR_STS_OK;
+}
+
+/* rtd_client_remove - forget client c entirely (its last channel closed, or it was lost). */
+static void
+rtd_client_remove(rtd_core_t *core, rtd_client_t *c)
+{
+    free(c->chans);
+    *c = core->cli[--core->ncli];
+}
+
+/* rtd_client_del - channel `channel` of client `id` closed. */
+static void
+rtd_client_del(rtd_core_t *core, const rtd_id_t *id, uint32_t channel)
+{
+    rtd_client_t *c = rtd_client_find(core, id);
+
+    if (c == NULL)
+        return;
+    for (uint32_t i = 0; i < c->nchans; i++) {
+        if (c->chans[i] == channel) {
+            c->chans[i] = c->chans[--c->nchans];
+            break;
+        }
+    }
+    if (c->nchans == 0)
+        rtd_client_remove(core, c);
+}
+
+/* rtd_broadcast_ok - the limits of a user event (rtr.h: 0..250, RTR_MAX_MSGLEN). */
+static bool
+rtd_broadcast_ok(rtd_core_t *core, const Rtr__Broadcast *b)
+{
+    if (b->evtnum <= RTD_EVTNUM_USERMAX && b->body.len <= WIRE_MAX_MSGLEN)
+        return true;
+    core->ctr.events_dropped++;
+    return false;
+}
+
+/* rtd_client_broadcast - a client's user event: one copy to every connected backend. */
+static rtr_status_t
+rtd_client_broadcast(rtd_core_t *core, const Rtr__Broadcast *b)
+{
+    size_t sent = 0;
+
+    if (!rtd_broadcast_ok(core, b))
+        return RTR_STS_INVARG;
+    for (size_t i = 0; i < core->fac->nbackends; i++) {
+        rtd_action_t *a;
+        if (!core->be_up[i])
+            continue;
+        a = rtd_act_send(core, RTD_SOCK_PEERS, &core->be_id[i], RTR__ENVELOPE__BODY_BROADCAST);
+        a->body.broadcast = *b; /* borrows body and rcpspc from the event */
+        sent++;
+    }
+    core->ctr.events_forwarded += sent;
+    if (sent == 0)
+        core->ctr.events_dropped++;
+    return RTR_STS_OK;
+}
+
+/* rtd_backend_broadcast - a server's user event: one copy to every client with open channels. */
+static rtr_status_t
+rtd_backend_broadcast(rtd_core_t *core, const Rtr__Broadcast *b)
+{
+    if (!rtd_broadcast_ok(core, b))
+        return RTR_STS_INVARG;
+    for (size_t i = 0; i < core->ncli; i++) {
+        rtd_action_t *a =
+            rtd_act_send(core, RTD_SOCK_CLIENTS, &core->cli[i].id, RTR__ENVELOPE__BODY_BROADCAST);
+        a->body.broadcast = *b;
+    }
+    core->ctr.events_forwarded += core->ncli;
+    if (core->ncli == 0)
+        core->ctr.events_dropped++;
+    return RTR_STS_OK;
+}
+
 static rtr_status_t
 rtd_client_channel_open(rtd_core_t *core, const rtd_id_t *from, const Rtr__ChannelOpen *o)
 {
@@ -669,10 +810,15 @@ rtd_client_channel_open(rtd_core_t *core, const rtd_id_t *from, const Rtr__Chann
     a->body.channel_status.channel = o->channel;
     a->body.channel_status.status = RTR_STS_OK;
     if (o->facility != NULL && o->facility[0] != '\0' &&
-        strcasecmp(o->facility, core->fac->name) != 0)
+        strcasecmp(o->facility, core->fac->name) != 0) {
         a->body.channel_status.status = RTR_STS_INVFACNAM;
-    else
-        core->ctr.channels_opened++;
+        return RTR_STS_OK;
+    }
+    if (rtd_client_add(core, from, o->channel) != RTR_STS_OK) {
+        a->body.channel_status.status = RTR_STS_NOMEM;
+        return RTR_STS_OK;
+    }
+    core->ctr.channels_opened++;
     return RTR_STS_OK;
 }
 
@@ -686,6 +832,7 @@ rtd_client_channel_close(rtd_core_t *core, const rtd_id_t *from, const Rtr__Chan
             rtd_id_eq(&e->client, from))
             rtd_tx_reject(core, e, RTR_STS_OK, false, 0);
     }
+    rtd_client_del(core, from, c->channel);
     return RTR_STS_OK;
 }
 
@@ -719,6 +866,8 @@ rtd_core_on_client(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from,
         return rtd_client_channel_open(core, from, env->channel_open);
     case RTR__ENVELOPE__BODY_CHANNEL_CLOSE:
         return rtd_client_channel_close(core, from, env->channel_close);
+    case RTR__ENVELOPE__BODY_BROADCAST:
+        return rtd_client_broadcast(core, env->broadcast);
     default:
         break;
     }
@@ -880,6 +1029,8 @@ rtd_core_on_backend(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from,
     case RTR__ENVELOPE__BODY_TX_QUERY_REPLY:
         rtd_backend_query_reply(core, env->tx_query_reply);
         return RTR_STS_OK;
+    case RTR__ENVELOPE__BODY_BROADCAST:
+        return rtd_backend_broadcast(core, env->broadcast);
     default:
         break;
     }
@@ -918,6 +1069,9 @@ rtd_core_on_lost(rtd_core_t *core, uint64_t now_ms, rtd_sock_t sock, const rtd_i
     for (int q = 0; q < RTD_QUERY_MAX; q++)
         if (core->query[q].used && rtd_id_eq(&core->query[q].client, who))
             core->query[q].used = false;
+    rtd_client_t *c = rtd_client_find(core, who);
+    if (c != NULL)
+        rtd_client_remove(core, c); /* its channels are gone with it */
 }
 
 void
@@ -1006,6 +1160,9 @@ rtd_core_free(rtd_core_t **core)
     free((*core)->tx);
     free((*core)->buckets);
     free((*core)->act);
+    for (size_t i = 0; i < (*core)->ncli; i++)
+        free((*core)->cli[i].chans);
+    free((*core)->cli);
     free(*core);
     *core = NULL;
 }
@@ -1033,6 +1190,12 @@ bool
 rtd_core_backend_up(const rtd_core_t *core, size_t i)
 {
     return i < core->fac->nbackends && core->be_up[i];
+}
+
+size_t
+rtd_core_client_count(const rtd_core_t *core)
+{
+    return core->ncli;
 }
 
 size_t

@@ -721,6 +721,72 @@ Test(bkd_core, exception_after_the_replay_limit)
     fx_free(&f);
 }
 
+/* exception - commit TID 1 without ServerDone, then lose servers until it is in EXCEPTION with
+ * server s-5 attached and idle. */
+static void
+exception(fx_t *f)
+{
+    char id[8];
+
+    attach(f, "s-1", 0);
+    commit_without_done(f);
+    for (int i = 0; i < 4; i++) {
+        snprintf(id, sizeof(id), "s-%d", i + 1);
+        bkd_core_server_lost(f->c, id);
+        fx_drain(f);
+        if (i < 3) {
+            snprintf(id, sizeof(id), "s-%d", i + 2);
+            attach(f, id, 0);
+        }
+    }
+    want_set_state(f, 0, 1, RTR__TX_STATE__TX_EXCEPTION, 0);
+    attach(f, "s-5", 0);
+    cr_assert_eq(f->n, 1, "an EXCEPTION waits for the operator");
+}
+
+Test(bkd_core, operator_retries_an_exception)
+{
+    fx_t f;
+    bkd_tx_info_t ti;
+    cmn_tid_t t = { INC, 1 }, other = { INC, 99 };
+
+    fx_new(&f, true, 0);
+    exception(&f);
+    cr_assert_eq(bkd_core_tx_settle(f.c, &other, true), RTR_STS_NOTFOUND);
+    cr_assert_eq(bkd_core_tx_settle(f.c, &t, true), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 3);
+    want_set_state(&f, 0, 1, RTR__TX_STATE__TX_VOTED, 0);
+    want_deliver(&f, 1, "s-5", 1, RTR__DELIVER_KIND__DELIVER_MSG1_UNCERTAIN, 0, "m0");
+    fx_send(&f, 2, BKD_SOCK_SERVERS, "s-5", RTR__ENVELOPE__BODY_VOTE_REQUEST);
+    cr_assert_eq(bkd_core_tx_info(f.c, &t, &ti), RTR_STS_OK);
+    cr_assert_eq(ti.replays, 0, "the replay count starts again");
+    cr_assert_eq(bkd_core_tx_settle(f.c, &t, true), RTR_STS_INVARG, "no longer in EXCEPTION");
+    cr_assert_eq(ev_vote(&f, "s-5", 1, true, true), RTR_STS_OK); /* already applied */
+    cr_assert_eq(fx_drain(&f), 1, "the old CSN stands: no append, no second TxOutcome");
+    want_server_outcome(&f, 0, "s-5", true);
+    cr_assert_eq(ev_done(&f, "s-5", 1), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1);
+    want_set_state(&f, 0, 1, RTR__TX_STATE__TX_DONE, 0);
+    fx_free(&f);
+}
+
+Test(bkd_core, operator_marks_an_exception_done)
+{
+    fx_t f;
+    bkd_tx_info_t ti;
+    cmn_tid_t t = { INC, 1 };
+
+    fx_new(&f, true, 0);
+    exception(&f);
+    cr_assert_eq(bkd_core_tx_settle(f.c, &t, false), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1, "only the journal state: nothing is delivered");
+    want_set_state(&f, 0, 1, RTR__TX_STATE__TX_DONE, 0);
+    cr_assert_eq(bkd_core_tx_info(f.c, &t, &ti), RTR_STS_OK);
+    cr_assert_eq(ti.state, BKD_TX_DONE);
+    cr_assert_eq(bkd_core_tx_settle(f.c, &t, false), RTR_STS_INVARG);
+    fx_free(&f);
+}
+
 Test(bkd_core, undecided_transaction_aborted_after_the_replay_limit)
 {
     fx_t f;
@@ -1027,5 +1093,113 @@ Test(bkd_core, refused_uncertain_replay_counts_toward_the_limit)
     cr_assert_eq(bkd_core_tx_info(f.c, &t, &ti), RTR_STS_OK);
     cr_assert_eq(ti.replays, 2);
     cr_assert_eq(ti.n, 1);
+    fx_free(&f);
+}
+
+/* ---- user events (Broadcast) ------------------------------------------------------------ */
+
+static uint8_t bcast_body[WIRE_MAX_MSGLEN + 1];
+
+/* ev_bcast - a Broadcast from server `id` (server != NULL) or from router "r1". */
+static rtr_status_t
+ev_bcast(fx_t *f, const char *server, uint32_t evtnum, size_t len, const char *rcpspc)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__Broadcast b = RTR__BROADCAST__INIT;
+
+    memset(bcast_body, 'e', sizeof bcast_body);
+    b.evtnum = evtnum;
+    b.body.data = bcast_body;
+    b.body.len = len;
+    b.rcpspc = (char *)(uintptr_t)rcpspc;
+    env.body_case = RTR__ENVELOPE__BODY_BROADCAST;
+    env.broadcast = &b;
+    return server != NULL ? bkd_core_server_msg(f->c, server, &env)
+                          : bkd_core_router_msg(f->c, "r1", &env);
+}
+
+static void
+expect_bcast(fx_t *f, size_t i, bkd_sock_t sock, const char *to, uint32_t evtnum, size_t len,
+             const char *rcpspc)
+{
+    const Rtr__Envelope *e = fx_send(f, i, sock, to, RTR__ENVELOPE__BODY_BROADCAST);
+    cr_assert_eq(e->broadcast->evtnum, evtnum);
+    cr_assert_eq(e->broadcast->body.len, len);
+    if (len > 0)
+        cr_assert_eq(memcmp(e->broadcast->body.data, bcast_body, len), 0);
+    if (rcpspc == NULL)
+        cr_assert_null(e->broadcast->rcpspc);
+    else
+        cr_assert_str_eq(e->broadcast->rcpspc, rcpspc);
+}
+
+Test(bkd_core, server_broadcast_goes_to_every_router_up)
+{
+    fx_t f;
+    bkd_core_counters_t k;
+
+    fx_new(&f, true, 0);
+    attach(&f, "s-1", 0);
+    cr_assert_eq(ev_bcast(&f, "s-1", 3, 4, NULL), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 0); /* no router up yet: dropped */
+    bkd_core_router_up(f.c, "r1");
+    bkd_core_router_up(f.c, "r2");
+    bkd_core_router_up(f.c, "r1"); /* idempotent */
+    cr_assert_eq(ev_bcast(&f, "s-1", 250, WIRE_MAX_MSGLEN, "CL*"), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 2);
+    expect_bcast(&f, 0, BKD_SOCK_ROUTER, "r1", 250, WIRE_MAX_MSGLEN, "CL*");
+    expect_bcast(&f, 1, BKD_SOCK_ROUTER, "r2", 250, WIRE_MAX_MSGLEN, "CL*");
+    bkd_core_router_lost(f.c, "r1");
+    cr_assert_eq(ev_bcast(&f, "s-1", 0, 0, NULL), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1);
+    expect_bcast(&f, 0, BKD_SOCK_ROUTER, "r2", 0, 0, NULL);
+    bkd_core_counters(f.c, &k);
+    cr_assert_eq(k.events_forwarded, 3);
+    cr_assert_eq(k.events_dropped, 1);
+    fx_free(&f);
+}
+
+Test(bkd_core, router_broadcast_goes_once_to_each_server_process)
+{
+    fx_t f;
+    bkd_core_counters_t k;
+
+    fx_new(&f, true, 0);
+    cr_assert_eq(ev_bcast(&f, NULL, 8, 2, NULL), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 0); /* no server attached: dropped */
+    attach(&f, "s-1", 0);
+    attach(&f, "s-2", 0);
+    cr_assert_eq(ev_open(&f, "s-1", 2, 0, LOW2, HIGH2), RTR_STS_OK); /* s-1's second channel */
+    fx_drain(&f);
+    cr_assert_eq(ev_bcast(&f, NULL, 8, 2, "S%"), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 2);
+    expect_bcast(&f, 0, BKD_SOCK_SERVERS, "s-1", 8, 2, "S%");
+    expect_bcast(&f, 1, BKD_SOCK_SERVERS, "s-2", 8, 2, "S%");
+    bkd_core_server_lost(f.c, "s-1");
+    fx_drain(&f);
+    cr_assert_eq(ev_bcast(&f, NULL, 9, 1, NULL), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1);
+    expect_bcast(&f, 0, BKD_SOCK_SERVERS, "s-2", 9, 1, NULL);
+    bkd_core_counters(f.c, &k);
+    cr_assert_eq(k.events_forwarded, 3);
+    cr_assert_eq(k.events_dropped, 1);
+    fx_free(&f);
+}
+
+Test(bkd_core, broadcast_out_of_limits_is_refused)
+{
+    fx_t f;
+    bkd_core_counters_t k;
+
+    fx_new(&f, true, 0);
+    attach(&f, "s-1", 0);
+    bkd_core_router_up(f.c, "r1");
+    cr_assert_eq(ev_bcast(&f, NULL, 251, 1, NULL), RTR_STS_INVARG);
+    cr_assert_eq(ev_bcast(&f, "s-1", 1001, 1, NULL), RTR_STS_INVARG);
+    cr_assert_eq(ev_bcast(&f, "s-1", 1, WIRE_MAX_MSGLEN + 1, NULL), RTR_STS_INVARG);
+    cr_assert_eq(fx_drain(&f), 0);
+    bkd_core_counters(f.c, &k);
+    cr_assert_eq(k.events_dropped, 3);
+    cr_assert_eq(k.events_forwarded, 0);
     fx_free(&f);
 }

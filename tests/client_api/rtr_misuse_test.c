@@ -138,7 +138,6 @@ Test(rtr_misuse, client_calls_on_server_channel)
     cr_assert_eq(rtr_send_to_server(ch, RTR_NO_FLAGS, buf, 4, RTR_NO_MSGFMT), RTR_STS_INVOP4SRV);
     cr_assert_eq(rtr_start_tx(ch, RTR_NO_FLAGS, RTR_NO_TIMOUTMS, RTR_NO_JOINCHAN),
                  RTR_STS_INVOP4SRV);
-    cr_assert_eq(rtr_broadcast_event(ch, RTR_NO_FLAGS, buf, 1, 1, NULL, NULL), RTR_STS_INVOP4SRV);
 }
 
 Test(rtr_misuse, server_calls_on_client_channel)
@@ -148,7 +147,6 @@ Test(rtr_misuse, server_calls_on_client_channel)
     cr_assert_eq(rtr_reply_to_client(ch, RTR_NO_FLAGS, buf, 4, RTR_NO_MSGFMT), RTR_STS_INVOP4CLI);
     cr_assert_eq(rtr_prepare_tx(ch, RTR_NO_FLAGS, RTR_NO_REASON, NULL, 0), RTR_STS_INVOP4CLI);
     cr_assert_eq(rtr_accept_tx(ch, RTRX_F_ACC_ALREADY_APPLIED, RTR_NO_REASON), RTR_STS_INVFLAGS);
-    cr_assert_eq(rtr_broadcast_event(ch, RTR_NO_FLAGS, buf, 1, 1, NULL, NULL), RTR_STS_INVOP4CLI);
 }
 
 Test(rtr_misuse, no_transaction)
@@ -274,12 +272,27 @@ Test(rtr_misuse, start_tx_arguments)
     cr_assert_eq(rtr_start_tx(c + 1000, RTR_NO_FLAGS, 100, RTR_NO_JOINCHAN), RTR_STS_INVCHANNEL);
 }
 
-Test(rtr_misuse, not_supported_yet)
+/* Events and information requests (rtr_events_test.c / rtr_info_test.c cover them fully):
+ * their misuse statuses. */
+Test(rtr_misuse, events_and_info_misuse)
 {
-    rtr_channel_t c = 0;
-    cr_assert_eq(rtr_request_info(&c, RTR_NO_FLAGS, "rtr", "name", "x", "y"), RTR_STS_INVARG);
+    rtr_channel_t c = 0, s = 0;
+    char buf[8] = { 0 };
+
     cr_assert_eq(rtr_broadcast_event(12345, RTR_NO_FLAGS, NULL, 0, 1, NULL, NULL),
-                 RTR_STS_INVCHANNEL);
+                 RTR_STS_INVCHANNEL); /* before any channel: no context */
+    cr_assert_eq(rtr_request_info(&c, RTR_NO_FLAGS, "rtr", "name", "x", "y"), RTR_STS_INVARG);
+    cr_assert_eq(rtr_request_info(&c, RTR_NO_FLAGS, "facility", "name", "*", "bogus"),
+                 RTR_STS_INVARG);
+    c = tstp_open_client(&P);
+    s = tstp_open_server(&P, 0, 0, 499);
+    cr_assert_eq(rtr_broadcast_event(c, RTR_NO_FLAGS, buf, 1, 251, NULL, NULL), RTR_STS_INVARG);
+    cr_assert_eq(rtr_broadcast_event(s, RTR_NO_FLAGS, buf, RTR_MAX_MSGLEN + 1, 1, NULL, NULL),
+                 RTR_STS_INVMSGLEN);
+    cr_assert_eq(rtr_broadcast_event(s, 0x10, buf, 1, 1, NULL, NULL), RTR_STS_INVFLAGS);
+    /* both kinds of channel may broadcast */
+    cr_assert_eq(rtr_broadcast_event(c, RTR_NO_FLAGS, buf, 1, 1, NULL, NULL), RTR_STS_OK);
+    cr_assert_eq(rtr_broadcast_event(s, RTR_NO_FLAGS, buf, 1, 1, "*", NULL), RTR_STS_OK);
 }
 
 Test(rtr_misuse, incarnation_rules)

@@ -264,6 +264,20 @@ tstp_server_outcome(tstp_t *p, const uint8_t *tid, uint32_t channel, bool accept
     tstp_send(p, p->backend, &env);
 }
 
+void
+tstp_broadcast(tstp_t *p, void *sock, uint32_t evtnum, const void *body, size_t len,
+               const char *rcpspc)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__Broadcast m = RTR__BROADCAST__INIT;
+    m.evtnum = evtnum;
+    m.body = TSTP_BIN(body, len);
+    m.rcpspc = (char *)(uintptr_t)rcpspc;
+    env.body_case = RTR__ENVELOPE__BODY_BROADCAST;
+    env.broadcast = &m;
+    tstp_send(p, sock, &env);
+}
+
 rtr_status_t
 tstp_recv(rtr_channel_t ch, void *buf, size_t len, rtr_msgsb_t *msgsb)
 {

@@ -61,6 +61,11 @@ void tstp_vote_request(tstp_t *p, const uint8_t *tid, uint32_t nmsgs);
 void tstp_server_outcome(tstp_t *p, const uint8_t *tid, uint32_t channel, bool accepted,
                          uint32_t status);
 
+/* tstp_broadcast - a Broadcast (user event) to the client (sock = p->router) or the server
+ * (sock = p->backend); rcpspc NULL = unset. */
+void tstp_broadcast(tstp_t *p, void *sock, uint32_t evtnum, const void *body, size_t len,
+                    const char *rcpspc);
+
 /* tstp_open_client / tstp_open_server - open a channel and complete it through the fake peer
  * (ChannelOpen -> ChannelStatus OK -> rtr_mt_opened). Server: the key range [lo, hi]. */
 rtr_channel_t tstp_open_client(tstp_t *p);

@@ -983,3 +983,165 @@ Test(rtd_core, outcome_from_a_backend_that_does_not_serve_the_transaction_is_dro
     expect_send(0, RTD_SOCK_CLIENTS, CLIENT, RTR__ENVELOPE__BODY_TX_OUTCOME);
     cr_assert_not(known(1));
 }
+
+/* ---- user events (Broadcast) ------------------------------------------------------------ */
+
+static void
+chan_open(const char *who, uint32_t channel)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ChannelOpen o = RTR__CHANNEL_OPEN__INIT;
+
+    o.channel = channel;
+    o.flags = 1;
+    env.body_case = RTR__ENVELOPE__BODY_CHANNEL_OPEN;
+    env.channel_open = &o;
+    cr_assert_eq(client_env(0, who, &env), RTR_STS_OK);
+    take();
+    cr_assert_eq(T.got[0]->channel_status->status, RTR_STS_OK);
+}
+
+static void
+chan_close(const char *who, uint32_t channel)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ChannelClose c = RTR__CHANNEL_CLOSE__INIT;
+
+    c.channel = channel;
+    env.body_case = RTR__ENVELOPE__BODY_CHANNEL_CLOSE;
+    env.channel_close = &c;
+    cr_assert_eq(client_env(0, who, &env), RTR_STS_OK);
+    take();
+}
+
+/* bcast - a Broadcast from a backend (be != NULL) or from client CLIENT; returns the status. */
+static rtr_status_t
+bcast(const char *be, uint32_t evtnum, size_t len, const char *rcpspc)
+{
+    static uint8_t body[WIRE_MAX_MSGLEN + 1];
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__Broadcast b = RTR__BROADCAST__INIT;
+    rtr_status_t sts;
+
+    memset(body, 'e', sizeof body);
+    b.evtnum = evtnum;
+    b.body.data = body;
+    b.body.len = len;
+    b.rcpspc = (char *)(uintptr_t)rcpspc;
+    env.body_case = RTR__ENVELOPE__BODY_BROADCAST;
+    env.broadcast = &b;
+    sts = be != NULL ? backend_env(0, be, &env) : client_env(0, CLIENT, &env);
+    take();
+    return sts;
+}
+
+static void
+expect_bcast(size_t i, rtd_sock_t sock, const char *to, uint32_t evtnum, size_t len,
+             const char *rcpspc)
+{
+    Rtr__Envelope *e = expect_send(i, sock, to, RTR__ENVELOPE__BODY_BROADCAST);
+    cr_assert_eq(e->broadcast->evtnum, evtnum);
+    cr_assert_eq(e->broadcast->body.len, len);
+    if (rcpspc == NULL)
+        cr_assert_null(e->broadcast->rcpspc);
+    else
+        cr_assert_str_eq(e->broadcast->rcpspc, rcpspc);
+}
+
+Test(rtd_core, server_broadcast_goes_once_to_each_client_with_open_channels)
+{
+    hello_both();
+    cr_assert_eq(bcast("be1", 7, 3, NULL), RTR_STS_OK);
+    cr_assert_eq(T.n, 0); /* no client has a channel: dropped */
+    cr_assert_eq(rtd_core_counters(T.core)->events_dropped, 1);
+    chan_open(CLIENT, 1);
+    chan_open(CLIENT, 2); /* a second channel: still one copy for the process */
+    chan_open(CLIENT2, 1);
+    chan_open(CLIENT, 2); /* re-announced after a failover: no duplicate */
+    cr_assert_eq(rtd_core_client_count(T.core), 2);
+    cr_assert_eq(bcast("be2", 250, 64000, "BR*"), RTR_STS_OK);
+    cr_assert_eq(sends(), 2);
+    expect_bcast(0, RTD_SOCK_CLIENTS, CLIENT, 250, 64000, "BR*");
+    expect_bcast(1, RTD_SOCK_CLIENTS, CLIENT2, 250, 64000, "BR*");
+    cr_assert_eq(rtd_core_counters(T.core)->events_forwarded, 2);
+}
+
+Test(rtd_core, client_leaves_the_event_set_with_its_last_channel)
+{
+    hello_both();
+    chan_open(CLIENT, 1);
+    chan_open(CLIENT, 2);
+    chan_open(CLIENT2, 5);
+    chan_close(CLIENT, 1);
+    cr_assert_eq(bcast("be1", 1, 0, NULL), RTR_STS_OK);
+    cr_assert_eq(sends(), 2); /* CLIENT still has channel 2 */
+    chan_close(CLIENT, 2);
+    chan_close(CLIENT, 9); /* never opened: harmless */
+    cr_assert_eq(rtd_core_client_count(T.core), 1);
+    cr_assert_eq(bcast("be1", 1, 0, NULL), RTR_STS_OK);
+    cr_assert_eq(sends(), 1);
+    expect_bcast(0, RTD_SOCK_CLIENTS, CLIENT2, 1, 0, NULL);
+}
+
+Test(rtd_core, lost_client_is_removed_from_the_event_set)
+{
+    rtd_id_t c;
+
+    chan_open(CLIENT, 1);
+    chan_open(CLIENT2, 1);
+    rtd_id_from_str(&c, CLIENT);
+    rtd_core_on_lost(T.core, 0, RTD_SOCK_CLIENTS, &c);
+    take();
+    cr_assert_eq(rtd_core_client_count(T.core), 1);
+    cr_assert_eq(bcast("be1", 3, 1, NULL), RTR_STS_OK);
+    cr_assert_eq(sends(), 1);
+    expect_bcast(0, RTD_SOCK_CLIENTS, CLIENT2, 3, 1, NULL);
+}
+
+Test(rtd_core, refused_channel_open_does_not_join_the_event_set)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ChannelOpen o = RTR__CHANNEL_OPEN__INIT;
+
+    o.channel = 1;
+    o.facility = (char *)(uintptr_t) "OTHER";
+    env.body_case = RTR__ENVELOPE__BODY_CHANNEL_OPEN;
+    env.channel_open = &o;
+    cr_assert_eq(client_env(0, CLIENT, &env), RTR_STS_OK);
+    take();
+    cr_assert_eq(rtd_core_client_count(T.core), 0);
+}
+
+Test(rtd_core, client_broadcast_goes_to_every_connected_backend)
+{
+    rtd_id_t b;
+
+    cr_assert_eq(bcast(NULL, 0, 5, NULL), RTR_STS_OK);
+    cr_assert_eq(T.n, 0); /* no backend connected */
+    cr_assert_eq(rtd_core_counters(T.core)->events_dropped, 1);
+    hello_both();
+    cr_assert_eq(bcast(NULL, 0, 5, "srv%"), RTR_STS_OK);
+    cr_assert_eq(sends(), 2);
+    expect_bcast(0, RTD_SOCK_PEERS, "be1", 0, 5, "srv%");
+    expect_bcast(1, RTD_SOCK_PEERS, "be2", 0, 5, "srv%");
+    rtd_id_from_str(&b, "be1");
+    rtd_core_on_lost(T.core, 0, RTD_SOCK_PEERS, &b);
+    take();
+    cr_assert_eq(bcast(NULL, 9, 5, NULL), RTR_STS_OK);
+    cr_assert_eq(sends(), 1);
+    expect_bcast(0, RTD_SOCK_PEERS, "be2", 9, 5, NULL);
+    cr_assert_eq(rtd_core_counters(T.core)->events_forwarded, 3);
+}
+
+Test(rtd_core, broadcast_out_of_limits_is_refused)
+{
+    hello_both();
+    chan_open(CLIENT, 1);
+    cr_assert_eq(bcast(NULL, 251, 1, NULL), RTR_STS_INVARG);
+    cr_assert_eq(T.n, 0);
+    cr_assert_eq(bcast("be1", 1001, 1, NULL), RTR_STS_INVARG); /* RTR events are not user's */
+    cr_assert_eq(bcast("be1", 1, WIRE_MAX_MSGLEN + 1, NULL), RTR_STS_INVARG);
+    cr_assert_eq(T.n, 0);
+    cr_assert_eq(rtd_core_counters(T.core)->events_dropped, 3);
+    cr_assert_eq(rtd_core_counters(T.core)->events_forwarded, 0);
+}
