@@ -451,7 +451,7 @@ bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx)
             bkd_replay(c, tx);
             return;
         }
-        bkd_decide_abort(c, tx, RTR_STS_OK, tx->vote_reason, true);
+        bkd_decide_abort(c, tx, RTR_STS_SRVREJECT, tx->vote_reason, true);
         return;
     }
     if (tx->uncertain && tx->already_applied && tx->voted_ticket == 0) {

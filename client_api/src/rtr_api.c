@@ -70,7 +70,7 @@ rtrl_evt_class(rtr_evtnum_t e)
 }
 
 /* rtrl_parse_events - the event numbers of a pevtnum list with its "a, RTR_EVTNUM_UP_TO, b"
- * ranges expanded: *out (malloc'd, NULL when none) holds *n numbers. RTR_STS_INVARG for an
+ * ranges expanded: *out (malloc'd, NULL when none) holds *n numbers. RTR_STS_INVEVTNUM for an
  * unknown number, a malformed range or more than RTRL_MAX_EVENTS numbers. */
 static rtr_status_t
 rtrl_parse_events(const rtr_evtnum_t *p, uint32_t **out, size_t *n)
@@ -107,7 +107,7 @@ rtrl_parse_events(const rtr_evtnum_t *p, uint32_t **out, size_t *n)
     return RTR_STS_OK;
 bad:
     free(v);
-    return RTR_STS_INVARG;
+    return RTR_STS_INVEVTNUM;
 }
 
 /* rtrl_server_range - check a server's key segments against the facility's and normalize its
@@ -788,8 +788,10 @@ rtr_broadcast_event(rtr_channel_t channel, rtr_bro_flag_t flags, rtr_msgbuf_t pm
         return RTR_STS_INVFLAGS;
     if (msglen > RTR_MAX_MSGLEN)
         return RTR_STS_INVMSGLEN;
-    if ((pmsg == NULL && msglen > 0) || evtnum > RTR_EVTNUM_USERMAX)
-        return RTR_STS_INVARG; /* only user events may be broadcast */
+    if (pmsg == NULL && msglen > 0)
+        return RTR_STS_INVARG;
+    if (evtnum > RTR_EVTNUM_USERMAX)
+        return RTR_STS_INVEVTNUM; /* only user events may be broadcast */
     if (rcpspc != RTR_NO_RCPSPC && strnlen(rcpspc, RTRL_MAX_RCPSPC + 1) > RTRL_MAX_RCPSPC)
         return RTR_STS_INVRCPNAM;
     if ((sts = rtrl_api_chan(channel, &ctx, &ch)) != RTR_STS_OK)

@@ -16,49 +16,52 @@ extern "C" {
 #endif
 
 /* X-macro: name, text. The order fixes the numeric values: append only. */
-#define RTR_STATUS_LIST(X)                                                        \
-    X(OK, "normal successful completion")                                         \
-    X(TIMOUT, "timeout expired")                                                  \
-    X(INVCHANNEL, "invalid channel argument")                                     \
-    X(INVMSGLEN, "invalid message length")                                        \
-    X(INVNUMSEG, "invalid number of key segments")                                \
-    X(INVPKEYSEG, "invalid key segment argument")                                 \
-    X(INVRCPNAM, "invalid recipient name")                                        \
-    X(INVREASON, "invalid reason argument")                                       \
-    X(INVOP4CLI, "operation not allowed on a client channel")                     \
-    X(INVOP4SRV, "operation not allowed on a server channel")                     \
-    X(INVFLAGS, "invalid flags argument")                                         \
-    X(INVFACNAM, "invalid facility name")                                         \
-    X(NODSTFND, "no destination found for the key")                               \
-    X(JNLFULL, "journal is full")                                                 \
-    X(DLKTXRES, "transaction rejected to resolve a deadlock")                     \
-    X(SRVDIED, "server died while processing the transaction")                    \
-    X(NOACCESS, "access denied")                                                  \
-    X(TOOMANYCHA, "too many channels")                                            \
-    X(BUFTOOSMALL, "buffer too small for the message")                            \
-    X(INVARG, "invalid argument")                                                 \
-    X(NOMEM, "out of memory")                                                     \
-    X(IOERR, "input/output error")                                                \
-    X(NOTFOUND, "not found")                                                      \
-    X(EXISTS, "already exists")                                                   \
-    X(BUSY, "resource is in use by another process")                              \
-    X(CONFIG, "invalid facility configuration")                                   \
-    X(JNLFAILED, "journal failed earlier and refuses all further work")           \
-    X(JNLCORRUPT, "journal is damaged")                                           \
-    X(JNLRDONLY, "journal is open read-only")                                     \
-    X(JNLCLOSED, "journal is closed")                                             \
-    X(WIRE_OVERSIZE, "frame larger than the maximum frame size")                  \
-    X(WIRE_MALFORMED, "frame is not a valid protocol buffer")                     \
-    X(WIRE_TAG0, "frame uses field number 0")                                     \
-    X(WIRE_UNKNOWN, "frame carries an unknown field")                             \
-    X(WIRE_MISSING, "frame lacks a required field")                               \
-    X(WIRE_VERSION, "frame has an unsupported protocol version")                  \
-    X(WIRE_NOBODY, "frame has no body")                                           \
-    X(FORGOTTEN, "transaction is below the client's watermark and was forgotten") \
-    X(TIDREUSED, "transaction id reused with different messages")                 \
-    X(INTERNAL, "internal error")                                                 \
-    X(NOROUTER, "no router reachable: transaction rejected before its vote")      \
-    X(OUTCOMEUNKNOWN, "router lost after the vote request: outcome not yet known")
+#define RTR_STATUS_LIST(X)                                                         \
+    X(OK, "normal successful completion")                                          \
+    X(TIMOUT, "timeout expired")                                                   \
+    X(INVCHANNEL, "invalid channel argument")                                      \
+    X(INVMSGLEN, "invalid message length")                                         \
+    X(INVNUMSEG, "invalid number of key segments")                                 \
+    X(INVPKEYSEG, "invalid key segment argument")                                  \
+    X(INVRCPNAM, "invalid recipient name")                                         \
+    X(INVREASON, "invalid reason argument")                                        \
+    X(INVOP4CLI, "operation not allowed on a client channel")                      \
+    X(INVOP4SRV, "operation not allowed on a server channel")                      \
+    X(INVFLAGS, "invalid flags argument")                                          \
+    X(INVFACNAM, "invalid facility name")                                          \
+    X(NODSTFND, "no destination found for the key")                                \
+    X(JNLFULL, "journal is full")                                                  \
+    X(DLKTXRES, "transaction rejected to resolve a deadlock")                      \
+    X(SRVDIED, "server died while processing the transaction")                     \
+    X(NOACCESS, "access denied")                                                   \
+    X(TOOMANYCHA, "too many channels")                                             \
+    X(BUFTOOSMALL, "buffer too small for the message")                             \
+    X(INVARG, "invalid argument")                                                  \
+    X(NOMEM, "out of memory")                                                      \
+    X(IOERR, "input/output error")                                                 \
+    X(NOTFOUND, "not found")                                                       \
+    X(EXISTS, "already exists")                                                    \
+    X(BUSY, "resource is in use by another process")                               \
+    X(CONFIG, "invalid facility configuration")                                    \
+    X(JNLFAILED, "journal failed earlier and refuses all further work")            \
+    X(JNLCORRUPT, "journal is damaged")                                            \
+    X(JNLRDONLY, "journal is open read-only")                                      \
+    X(JNLCLOSED, "journal is closed")                                              \
+    X(WIRE_OVERSIZE, "frame larger than the maximum frame size")                   \
+    X(WIRE_MALFORMED, "frame is not a valid protocol buffer")                      \
+    X(WIRE_TAG0, "frame uses field number 0")                                      \
+    X(WIRE_UNKNOWN, "frame carries an unknown field")                              \
+    X(WIRE_MISSING, "frame lacks a required field")                                \
+    X(WIRE_VERSION, "frame has an unsupported protocol version")                   \
+    X(WIRE_NOBODY, "frame has no body")                                            \
+    X(FORGOTTEN, "transaction is below the client's watermark and was forgotten")  \
+    X(TIDREUSED, "transaction id reused with different messages")                  \
+    X(INTERNAL, "internal error")                                                  \
+    X(NOROUTER, "no router reachable: transaction rejected before its vote")       \
+    X(OUTCOMEUNKNOWN, "router lost after the vote request: outcome not yet known") \
+    X(INVEVTNUM, "invalid event number")                                           \
+    X(CLIABORT, "transaction aborted by the client")                               \
+    X(SRVREJECT, "transaction rejected by the server (see the reason)")
 
 typedef enum {
 #define RTR_STATUS_ENUM_(name, text) RTR_STS_##name,

@@ -26,7 +26,7 @@
  *     agent) and the transaction's timeout no longer applies. A duplicate TxVote in VOTING
  *     resends the VoteRequest (to the partition's current backend).
  *   - before VOTING: timeout -> TxAbort{TIMOUT} + TxOutcome{rejected, TIMOUT}; client reject ->
- *     TxAbort + TxOutcome{rejected, status OK, the client's reason}.
+ *     TxAbort + TxOutcome{rejected, CLIABORT, the client's reason} (ChannelClose too).
  *   - backend lost: its transactions not in VOTING -> TxOutcome{rejected, SRVDIED} (the backend
  *     held their undecided messages and they are gone with it); VOTING ones are kept, the client
  *     resolves them (TxVote resend or TxQuery).

@@ -598,7 +598,7 @@ rtd_client_vote(rtd_core_t *core, const rtd_id_t *from, const Rtr__TxVote *v)
         return RTR_STS_OK;
     }
     if (!v->accept) {
-        rtd_tx_reject(core, e, RTR_STS_OK, true, v->has_reason ? v->reason : 0);
+        rtd_tx_reject(core, e, RTR_STS_CLIABORT, true, v->has_reason ? v->reason : 0);
         return RTR_STS_OK;
     }
     if (v->has_nmsgs && v->nmsgs > e->nmsgs) { /* messages missing: NACK, vote later */
@@ -830,7 +830,7 @@ rtd_client_channel_close(rtd_core_t *core, const rtd_id_t *from, const Rtr__Chan
         rtd_tx_t *e = &core->tx[i];
         if (e->used && e->phase == RTD_PHASE_COLLECTING && e->channel == c->channel &&
             rtd_id_eq(&e->client, from))
-            rtd_tx_reject(core, e, RTR_STS_OK, false, 0);
+            rtd_tx_reject(core, e, RTR_STS_CLIABORT, false, 0);
     }
     rtd_client_del(core, from, c->channel);
     return RTR_STS_OK;

@@ -452,7 +452,7 @@ Test(bkd_core, server_reject_aborts_without_journal)
     cr_assert_eq(fx_drain(&f), 2);
     cr_assert_eq(ev_vote(&f, "s-1", 1, false, false), RTR_STS_OK);
     cr_assert_eq(fx_drain(&f), 2);
-    want_tx_outcome(&f, 0, false, RTR_STS_OK, 0);
+    want_tx_outcome(&f, 0, false, RTR_STS_SRVREJECT, 0);
     cr_assert_eq(f.a[0].env->tx_outcome->reason, 17);
     e = fx_send(&f, 1, BKD_SOCK_SERVERS, "s-1", RTR__ENVELOPE__BODY_SERVER_OUTCOME);
     cr_assert_not(e->server_outcome->accepted);

@@ -205,9 +205,9 @@ Test(rtr_events, broadcast_argument_checks)
                  RTR_STS_INVMSGLEN);
     cr_assert_eq(rtr_broadcast_event(c, RTR_NO_FLAGS, NULL, 1, 1, NULL, NULL), RTR_STS_INVARG);
     cr_assert_eq(rtr_broadcast_event(c, RTR_NO_FLAGS, "x", 1, RTR_EVTNUM_USERMAX + 1, NULL, NULL),
-                 RTR_STS_INVARG);
+                 RTR_STS_INVEVTNUM);
     cr_assert_eq(rtr_broadcast_event(c, RTR_NO_FLAGS, "x", 1, RTR_EVTNUM_SRPRIMARY, NULL, NULL),
-                 RTR_STS_INVARG); /* RTR events are RTR's to send */
+                 RTR_STS_INVEVTNUM); /* RTR events are RTR's to send */
     cr_assert_eq(rtr_broadcast_event(c, RTR_NO_FLAGS, "x", 1, 1, pat, NULL), RTR_STS_INVRCPNAM);
     cr_assert_eq(rtr_broadcast_event(c + 1000, RTR_NO_FLAGS, "x", 1, 1, NULL, NULL),
                  RTR_STS_INVCHANNEL);
@@ -238,7 +238,7 @@ Test(rtr_events, subscription_lists_are_checked_and_expanded)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(rtr_open_channel(&ch, RTR_F_OPE_CLIENT, RTR_DEFAULT_FACNAM, RTR_NO_RCPNAM,
                                       bad[i], RTR_NO_ACCESS, RTR_NO_NUMSEG, RTR_NO_PKEYSEG),
-                     RTR_STS_INVARG, "list %zu", i);
+                     RTR_STS_INVEVTNUM, "list %zu", i);
     cr_assert_eq(rtr_open_channel(&ch, RTR_F_OPE_CLIENT, RTR_DEFAULT_FACNAM, RTR_NO_RCPNAM, all,
                                   RTR_NO_ACCESS, RTR_NO_NUMSEG, RTR_NO_PKEYSEG),
                  RTR_STS_OK);

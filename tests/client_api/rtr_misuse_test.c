@@ -81,7 +81,7 @@ Test(rtr_misuse, open_bad_arguments)
                                   "a-recipient-name-longer-than-31-chars", NULL, NULL, 0, NULL),
                  RTR_STS_INVRCPNAM);
     cr_assert_eq(rtr_open_channel(&ch, RTR_F_OPE_CLIENT, NULL, NULL, bad_ev, NULL, 0, NULL),
-                 RTR_STS_INVARG);
+                 RTR_STS_INVEVTNUM);
     cr_assert_eq(open_server(&ch, 0, 0, &ks), RTR_STS_INVNUMSEG);
     cr_assert_eq(open_server(&ch, 0, RTR_MAX_NUMSEG + 1, &ks), RTR_STS_INVNUMSEG);
     cr_assert_eq(open_server(&ch, 0, 1, NULL), RTR_STS_INVPKEYSEG);
@@ -286,7 +286,7 @@ Test(rtr_misuse, events_and_info_misuse)
                  RTR_STS_INVARG);
     c = tstp_open_client(&P);
     s = tstp_open_server(&P, 0, 0, 499);
-    cr_assert_eq(rtr_broadcast_event(c, RTR_NO_FLAGS, buf, 1, 251, NULL, NULL), RTR_STS_INVARG);
+    cr_assert_eq(rtr_broadcast_event(c, RTR_NO_FLAGS, buf, 1, 251, NULL, NULL), RTR_STS_INVEVTNUM);
     cr_assert_eq(rtr_broadcast_event(s, RTR_NO_FLAGS, buf, RTR_MAX_MSGLEN + 1, 1, NULL, NULL),
                  RTR_STS_INVMSGLEN);
     cr_assert_eq(rtr_broadcast_event(s, 0x10, buf, 1, 1, NULL, NULL), RTR_STS_INVFLAGS);

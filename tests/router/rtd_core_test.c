@@ -427,9 +427,9 @@ Test(rtd_core, client_reject_aborts_at_the_backend)
     msg(0, 1, 0, 10, 0, 0);
     vote(1, false, 0, 42);
     cr_assert_eq(T.n, 2);
-    expect_abort(0, "be1", 1, RTR_STS_OK);
+    expect_abort(0, "be1", 1, RTR_STS_CLIABORT);
     cr_assert_eq(T.got[0]->tx_abort->reason, 42);
-    expect_rejected(1, 1, RTR_STS_OK);
+    expect_rejected(1, 1, RTR_STS_CLIABORT);
     cr_assert_eq(T.got[1]->tx_outcome->reason, 42);
     cr_assert_not(known(1));
 }
@@ -895,8 +895,8 @@ Test(rtd_core, channel_close_rejects_its_collecting_transactions)
     cr_assert_eq(client_env(0, CLIENT, &env), RTR_STS_OK);
     take();
     cr_assert_eq(T.n, 2);
-    expect_abort(0, "be1", 1, RTR_STS_OK);
-    expect_rejected(1, 1, RTR_STS_OK);
+    expect_abort(0, "be1", 1, RTR_STS_CLIABORT);
+    expect_rejected(1, 1, RTR_STS_CLIABORT);
     cr_assert_not(known(1));
     phase_is(2, RTD_PHASE_VOTING);
 }
