@@ -120,6 +120,7 @@ typedef struct {
     uint64_t tx_started, tx_committed, tx_aborted, tx_exception, tx_reused, tx_forgotten;
     uint64_t replays, moved, duplicates, nacks_sent, resends, unexpected, jnlfull;
     uint64_t queries;
+    uint64_t tx_noserver; /* new transactions rejected NODSTFND: no server for the partition */
     uint64_t events_forwarded, events_dropped; /* Broadcast copies sent / refused or unsent */
 } bkd_core_counters_t;
 

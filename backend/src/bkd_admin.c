@@ -206,6 +206,7 @@ bkd_show_counters(bkd_backend_t *b)
     BKD_K(unexpected);
     BKD_K(jnlfull);
     BKD_K(queries);
+    BKD_K(tx_noserver);
     BKD_K(events_forwarded);
     BKD_K(events_dropped);
 #undef BKD_K

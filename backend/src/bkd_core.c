@@ -488,6 +488,16 @@ bkd_part_exclusive(const bkd_core_t *c, uint32_t part)
     return false;
 }
 
+/* bkd_part_has_server - is any server channel attached to the partition? */
+static bool
+bkd_part_has_server(const bkd_core_t *c, uint32_t part)
+{
+    for (size_t i = 0; i < c->nsrv; i++)
+        if (c->srv[i]->part == part)
+            return true;
+    return false;
+}
+
 static void
 bkd_pump(bkd_core_t *c, uint32_t part)
 {
@@ -711,6 +721,14 @@ bkd_on_tx_msg(bkd_core_t *c, const char *router, const Rtr__TxMsg *m)
     if (c->jnlfull_until > c->now_ms) {
         c->ctr.jnlfull++;
         bkd_reject_msg(c, router, m, RTR_STS_JNLFULL);
+        return RTR_STS_OK;
+    }
+    if (!bkd_part_has_server(c, (uint32_t)part)) {
+        /* RTR's NODSTFND: no server application serves the key range (not started, or all
+         * gone). Queueing would leave the client waiting for a server nobody may start;
+         * transactions already held stay queued (they were accepted when a server was there). */
+        c->ctr.tx_noserver++;
+        bkd_reject_msg(c, router, m, RTR_STS_NODSTFND);
         return RTR_STS_OK;
     }
     tx = bkd_tx_create(c, m->tid.data, (uint32_t)part);

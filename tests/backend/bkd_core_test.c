@@ -887,6 +887,34 @@ Test(bkd_core, csns_are_dense_and_continue_after_the_journal)
     fx_free(&f);
 }
 
+Test(bkd_core, no_server_for_the_partition_is_nodstfnd_but_held_work_waits)
+{
+    fx_t f;
+    bkd_core_counters_t k;
+
+    fx_new(&f, true, 0);
+    cr_assert_eq(ev_tx_msg(&f, 1, 0, "a", 0), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1);
+    want_tx_outcome(&f, 0, false, RTR_STS_NODSTFND, 0);
+    bkd_core_counters(f.c, &k);
+    cr_assert_eq(k.tx_noserver, 1);
+    cr_assert_eq(k.tx_started, 0, "nothing was queued");
+
+    /* a transaction held when the last server goes away waits for the next one */
+    attach(&f, "s-1", 0);
+    cr_assert_eq(ev_tx_msg(&f, 2, 0, "b", 0), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1);
+    bkd_core_server_lost(f.c, "s-1");
+    cr_assert_eq(fx_drain(&f), 0, "no outcome: the transaction is held");
+    cr_assert_eq(ev_tx_msg(&f, 3, 0, "c", 0), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1);
+    want_tx_outcome(&f, 0, false, RTR_STS_NODSTFND, 0);
+    attach(&f, "s-2", 0);
+    cr_assert_eq(f.n, 2);
+    want_deliver(&f, 1, "s-2", 2, RTR__DELIVER_KIND__DELIVER_MSG1, 0, "b");
+    fx_free(&f);
+}
+
 Test(bkd_core, abort_before_the_vote)
 {
     fx_t f;
