@@ -58,6 +58,7 @@ typedef struct {
     void *zctx;
     void *servers;
     void *admin;
+    int nbound; /* endpoints bound so far: 1 servers, 2 servers and admin */
     bkd_sockstat_t servers_st, admin_st;
     bkd_rlink_t *routers;
     size_t nrouters;

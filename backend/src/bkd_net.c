@@ -72,6 +72,7 @@ bkd_bind(bkd_backend_t *b, void **out, const char *ep, const char *what)
                 zmq_strerror(e));
         return e == EADDRINUSE ? RTR_STS_BUSY : RTR_STS_IOERR;
     }
+    b->nbound++; /* servers, then admin: bkd_net_close unlinks the ipc files of these */
     return RTR_STS_OK;
 }
 
@@ -130,6 +131,11 @@ bkd_net_close(bkd_backend_t *b)
     if (b->admin != NULL)
         zmq_close(b->admin);
     b->servers = b->admin = NULL;
+    if (b->nbound >= 1)
+        wire_zmq_ipc_unlink(b->me->servers);
+    if (b->nbound >= 2)
+        wire_zmq_ipc_unlink(b->me->admin);
+    b->nbound = 0;
     if (b->zctx != NULL)
         zmq_ctx_term(b->zctx);
     b->zctx = NULL;

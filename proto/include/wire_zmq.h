@@ -40,4 +40,10 @@ rtr_status_t wire_zmq_recv(void *sock, wire_zmq_id_t *from, wire_counters_t *ctr
 /* wire_zmq_id_set - make an id from a string (truncated to WIRE_ZMQ_IDMAX). */
 void wire_zmq_id_set(wire_zmq_id_t *id, const char *s);
 
+/* wire_zmq_ipc_unlink - remove the socket file of an "ipc://PATH" endpoint this process bound
+ * (libzmq 4.3 leaves it behind when the socket closes); other endpoints are left alone. Call it
+ * only for an endpoint whose bind succeeded: binding an ipc path replaces another process's
+ * file, and unlinking after a failed bind would remove a live daemon's. */
+void wire_zmq_ipc_unlink(const char *endpoint);
+
 #endif /* WIRE_ZMQ_H */

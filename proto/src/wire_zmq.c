@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -94,4 +95,12 @@ wire_zmq_recv(void *sock, wire_zmq_id_t *from, wire_counters_t *ctr, Rtr__Envelo
     sts = wire_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), 0, ctr, out);
     zmq_msg_close(&m);
     return sts;
+}
+
+void
+wire_zmq_ipc_unlink(const char *endpoint)
+{
+    if (endpoint != NULL && strncmp(endpoint, "ipc://", 6) == 0 && endpoint[6] != '\0' &&
+        endpoint[6] != '@') /* "@": Linux abstract namespace, no file */
+        unlink(endpoint + 6);
 }

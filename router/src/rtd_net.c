@@ -135,8 +135,11 @@ void
 rtd_net_close(rtd_router_t *r)
 {
     for (int s = 0; s < RTD_SOCK__COUNT; s++) {
-        if (r->sock[s] != NULL)
+        if (r->sock[s] != NULL) { /* only bound sockets are kept (rtd_socket); r->self is set */
+            const char *ep[RTD_SOCK__COUNT] = { r->self->clients, r->self->peers, r->self->admin };
             zmq_close(r->sock[s]);
+            wire_zmq_ipc_unlink(ep[s]);
+        }
         r->sock[s] = NULL;
     }
     if (r->zctx != NULL)

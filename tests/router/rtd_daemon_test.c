@@ -578,6 +578,26 @@ Test(rtd_daemon, busy_endpoint_exits_1)
     cr_assert_eq(WEXITSTATUS(system(cmd)), 1);
 }
 
+Test(rtd_daemon, ipc_file_kept_by_a_busy_start_removed_by_a_clean_stop)
+{
+    char cmd[2048];
+    const char *path = D.admin_ep + strlen("ipc://");
+    uint32_t status = 0;
+    json_t *o;
+
+    backend_hello();
+    cr_assert_eq(access(path, F_OK), 0, "the admin endpoint's file %s", path);
+    snprintf(cmd, sizeof cmd, "%s --config %s --node r1 2>/dev/null", getenv("RTD_ROUTER_BIN"),
+             D.conf);
+    cr_assert_eq(WEXITSTATUS(system(cmd)), 1);
+    cr_assert_eq(access(path, F_OK), 0, "a refused second router removed the live one's file");
+    o = admin_args("show router", NULL, &status);
+    cr_assert_eq(status, RTR_STS_OK, "the first router still answers on its admin endpoint");
+    json_decref(o);
+    cr_assert_eq(stop_router(), 0, "a clean exit");
+    cr_assert_neq(access(path, F_OK), 0, "%s left behind after a clean stop", path);
+}
+
 /* wait_outcome_alive - wait for a TxOutcome at the client while the client keeps
  * heartbeating (so that only the backend goes silent). */
 static Rtr__Envelope *
