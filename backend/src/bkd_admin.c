@@ -263,7 +263,8 @@ bkd_admin_in(bkd_backend_t *b)
         Rtr__Envelope *env = NULL, out;
         Rtr__AdminReply rep = RTR__ADMIN_REPLY__INIT;
         uint64_t now = cmn_now_mono_ns() / 1000000u;
-        rtr_status_t sts = wire_zmq_recv(b->admin, &from, &b->admin_st.wire, &env);
+        rtr_status_t sts =
+            wire_zmq_recv_max(b->admin, &from, &b->admin_st.wire, bkd_max_frame(b), &env);
         const char *err = NULL;
         char *json;
 
@@ -294,7 +295,7 @@ bkd_admin_in(bkd_backend_t *b)
         wire_envelope_init(&out, b->me->name, 0, b->incarnation, RTR__ROLE__ROLE_BACKEND);
         out.body_case = RTR__ENVELOPE__BODY_ADMIN_REPLY;
         out.admin_reply = &rep;
-        if (wire_zmq_send(b->admin, &from, &out, ZMQ_DONTWAIT) == RTR_STS_OK)
+        if (wire_zmq_send_max(b->admin, &from, &out, ZMQ_DONTWAIT, bkd_max_frame(b)) == RTR_STS_OK)
             b->admin_st.sent++;
         else
             b->admin_st.send_failed++;

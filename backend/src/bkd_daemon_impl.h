@@ -109,6 +109,13 @@ void bkd_net_journal_in(bkd_backend_t *b);
 void bkd_sock_reject(bkd_sockstat_t *st, const char *sock, const char *what, rtr_status_t sts,
                      uint64_t now_ms);
 
+/* bkd_max_frame - the facility's frame limit (settings.max_frame_bytes) for every socket. */
+static inline size_t
+bkd_max_frame(const bkd_backend_t *b)
+{
+    return (size_t)b->fac->settings.max_frame_bytes;
+}
+
 /* ---- bkd_admin.c ---------------------------------------------------------------------- */
 
 /* bkd_admin_in - drain the admin socket: answer each AdminRequest. */

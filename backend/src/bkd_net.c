@@ -44,14 +44,15 @@ bkd_sock_reject(bkd_sockstat_t *st, const char *sock, const char *what, rtr_stat
 
 /* ---- open and close -------------------------------------------------------------------- */
 
+/* bkd_sock_setup - linger 0 and the frame limit: `accepting` for the bound ROUTERs (servers,
+ * admin), not for the DEALERs this backend connects to the routers (wire_zmq_limit). */
 static rtr_status_t
-bkd_sock_setup(bkd_backend_t *b, void *s)
+bkd_sock_setup(bkd_backend_t *b, void *s, bool accepting)
 {
     int linger = 0;
-    int64_t maxsz = b->fac->settings.max_frame_bytes;
 
     if (zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) != 0 ||
-        zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxsz, sizeof(maxsz)) != 0)
+        wire_zmq_limit(s, bkd_max_frame(b), accepting) != RTR_STS_OK)
         return RTR_STS_IOERR;
     return RTR_STS_OK;
 }
@@ -63,7 +64,7 @@ bkd_bind(bkd_backend_t *b, void **out, const char *ep, const char *what)
     void *s = zmq_socket(b->zctx, ZMQ_ROUTER);
 
     *out = s;
-    if (s == NULL || bkd_sock_setup(b, s) != RTR_STS_OK ||
+    if (s == NULL || bkd_sock_setup(b, s, true) != RTR_STS_OK ||
         zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one)) != 0)
         return RTR_STS_IOERR;
     if (zmq_bind(s, ep) != 0) {
@@ -104,7 +105,7 @@ bkd_net_open(bkd_backend_t *b)
         const char *id = b->me->name;
         r->cfg = &b->fac->routers[i];
         r->sock = zmq_socket(b->zctx, ZMQ_DEALER);
-        if (r->sock == NULL || bkd_sock_setup(b, r->sock) != RTR_STS_OK ||
+        if (r->sock == NULL || bkd_sock_setup(b, r->sock, false) != RTR_STS_OK ||
             zmq_setsockopt(r->sock, ZMQ_ROUTING_ID, id, strlen(id)) != 0 ||
             /* queue only on a live connection: nothing stale piles up for a down router
              * (what it misses is covered by resends and TxQuery) */
@@ -153,12 +154,13 @@ bkd_send_env(bkd_backend_t *b, bkd_sock_t sock, const char *to, const Rtr__Envel
     if (sock == BKD_SOCK_SERVERS) {
         wire_zmq_id_set(&id, to);
         st = &b->servers_st;
-        sts = wire_zmq_send(b->servers, &id, env, ZMQ_DONTWAIT);
+        sts = wire_zmq_send_max(b->servers, &id, env, ZMQ_DONTWAIT, bkd_max_frame(b));
     } else {
         for (size_t i = 0; i < b->nrouters; i++) {
             if (strcmp(b->routers[i].cfg->name, to) == 0) {
                 st = &b->routers[i].st;
-                sts = wire_zmq_send(b->routers[i].sock, NULL, env, ZMQ_DONTWAIT);
+                sts = wire_zmq_send_max(b->routers[i].sock, NULL, env, ZMQ_DONTWAIT,
+                                        bkd_max_frame(b));
                 break;
             }
         }
@@ -343,7 +345,8 @@ bkd_net_servers_in(bkd_backend_t *b)
         Rtr__Envelope *env = NULL;
         char id[BKD_ID_MAX + 1];
         uint64_t now = bkd_now_ms();
-        rtr_status_t sts = wire_zmq_recv(b->servers, &from, &b->servers_st.wire, &env);
+        rtr_status_t sts =
+            wire_zmq_recv_max(b->servers, &from, &b->servers_st.wire, bkd_max_frame(b), &env);
 
         if (sts == RTR_STS_BUSY)
             return;
@@ -384,7 +387,7 @@ bkd_net_router_in(bkd_backend_t *b, bkd_rlink_t *r)
     for (int k = 0; k < 256; k++) {
         Rtr__Envelope *env = NULL;
         uint64_t now = bkd_now_ms();
-        rtr_status_t sts = wire_zmq_recv(r->sock, NULL, &r->st.wire, &env);
+        rtr_status_t sts = wire_zmq_recv_max(r->sock, NULL, &r->st.wire, bkd_max_frame(b), &env);
 
         if (sts == RTR_STS_BUSY || sts == RTR_STS_IOERR)
             return;

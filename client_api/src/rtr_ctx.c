@@ -380,7 +380,7 @@ rtrl_post(rtrl_ctx_t *ctx, int link, Rtr__Envelope *env)
                        link == RTRL_LINK_ROUTER ? RTR__ROLE__ROLE_CLIENT : RTR__ROLE__ROLE_SERVER);
     env->body_case = body_case;
     env->heartbeat = body;
-    sts = wire_encode(&env->base, 0, &o->buf, &o->len);
+    sts = wire_encode(&env->base, (size_t)ctx->fac->settings.max_frame_bytes, &o->buf, &o->len);
     if (sts != RTR_STS_OK) {
         free(o);
         return sts;
@@ -402,7 +402,6 @@ rtrl_link_open(rtrl_ctx_t *ctx, int link, uint64_t now)
 {
     const char *ep;
     int zero = 0;
-    int64_t maxsz = ctx->fac->settings.max_frame_bytes;
 
     if (ctx->sock[link] != NULL) {
         zmq_close(ctx->sock[link]);
@@ -419,7 +418,9 @@ rtrl_link_open(rtrl_ctx_t *ctx, int link, uint64_t now)
     }
     zmq_setsockopt(ctx->sock[link], ZMQ_LINGER, &zero, sizeof zero);
     zmq_setsockopt(ctx->sock[link], ZMQ_ROUTING_ID, ctx->id[link], strlen(ctx->id[link]));
-    zmq_setsockopt(ctx->sock[link], ZMQ_MAXMSGSIZE, &maxsz, sizeof maxsz);
+    /* a connecting DEALER: no libzmq limit (one oversize frame would end the link for good);
+     * the decoder refuses and counts frames above max_frame_bytes */
+    wire_zmq_limit(ctx->sock[link], (size_t)ctx->fac->settings.max_frame_bytes, false);
     if (zmq_connect(ctx->sock[link], ep) != 0)
         RTR_LOG(CMN_LOG_ERR, "RTR-CONNECT", "endpoint=%s errno=%d", ep, zmq_errno());
     ctx->last_rx_ns[link] = now; /* the peer gets one failure timeout to answer */
@@ -455,7 +456,8 @@ rtrl_drain(rtrl_ctx_t *ctx, int link)
 {
     for (int n = 0; n < 1000 && ctx->sock[link] != NULL; n++) {
         Rtr__Envelope *env = NULL;
-        rtr_status_t sts = wire_zmq_recv(ctx->sock[link], NULL, &ctx->ctr[link], &env);
+        rtr_status_t sts = wire_zmq_recv_max(ctx->sock[link], NULL, &ctx->ctr[link],
+                                             (size_t)ctx->fac->settings.max_frame_bytes, &env);
         if (sts == RTR_STS_BUSY)
             break;
         if (sts != RTR_STS_OK) {

@@ -10,6 +10,7 @@
 #ifndef WIRE_ZMQ_H
 #define WIRE_ZMQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,27 @@ rtr_status_t wire_zmq_send(void *sock, const wire_zmq_id_t *to, const Rtr__Envel
  * RTR_STS_WIRE_MALFORMED also for a message with the wrong number of frames. */
 rtr_status_t wire_zmq_recv(void *sock, wire_zmq_id_t *from, wire_counters_t *ctr,
                            Rtr__Envelope **out);
+
+/* wire_zmq_send_max / wire_zmq_recv_max - the same with the facility's frame limit `max`
+ * (settings.max_frame_bytes; 0 = WIRE_MAX_FRAME_DEFAULT): a larger frame is refused as
+ * RTR_STS_WIRE_OVERSIZE (counted in ctr on receive). The plain functions use the default. */
+rtr_status_t wire_zmq_send_max(void *sock, const wire_zmq_id_t *to, const Rtr__Envelope *env,
+                               int flags, size_t max);
+rtr_status_t wire_zmq_recv_max(void *sock, wire_zmq_id_t *from, wire_counters_t *ctr, size_t max,
+                               Rtr__Envelope **out);
+
+/* wire_zmq_limit - set the socket's ZMQ_MAXMSGSIZE for a frame limit `max` (0 = default), so
+ * that an oversize frame reaches wire_zmq_recv_max and is counted instead of vanishing inside
+ * libzmq (which drops the connection on a frame above ZMQ_MAXMSGSIZE, uncounted, and never
+ * reconnects a connecting socket after that protocol error):
+ *   accepting (a bound ROUTER anyone may connect to): a hard cap of WIRE_ZMQ_CAP_FACTOR * max,
+ *     which bounds the memory an unknown peer can make us allocate; frames in (max, cap] are
+ *     counted as oversize, larger ones cost the sender its connection (and are not counted);
+ *   connecting (a DEALER to a facility member named in the facility file): no libzmq limit,
+ *     so the link survives any frame and the decoder counts the oversize ones.
+ * RTR_STS_OK or RTR_STS_IOERR. */
+#define WIRE_ZMQ_CAP_FACTOR 4
+rtr_status_t wire_zmq_limit(void *sock, size_t max, bool accepting);
 
 /* wire_zmq_id_set - make an id from a string (truncated to WIRE_ZMQ_IDMAX). */
 void wire_zmq_id_set(wire_zmq_id_t *id, const char *s);

@@ -35,9 +35,16 @@ wire_zmq_errno(const char *what)
 rtr_status_t
 wire_zmq_send(void *sock, const wire_zmq_id_t *to, const Rtr__Envelope *env, int flags)
 {
+    return wire_zmq_send_max(sock, to, env, flags, 0);
+}
+
+rtr_status_t
+wire_zmq_send_max(void *sock, const wire_zmq_id_t *to, const Rtr__Envelope *env, int flags,
+                  size_t max)
+{
     uint8_t *buf = NULL;
     size_t len = 0;
-    rtr_status_t sts = wire_encode(&env->base, 0, &buf, &len);
+    rtr_status_t sts = wire_encode(&env->base, max, &buf, &len);
 
     if (sts != RTR_STS_OK)
         return sts;
@@ -63,6 +70,25 @@ wire_zmq_drain(void *sock, zmq_msg_t *m)
 
 rtr_status_t
 wire_zmq_recv(void *sock, wire_zmq_id_t *from, wire_counters_t *ctr, Rtr__Envelope **out)
+{
+    return wire_zmq_recv_max(sock, from, ctr, 0, out);
+}
+
+rtr_status_t
+wire_zmq_limit(void *sock, size_t max, bool accepting)
+{
+    int64_t cap = -1; /* libzmq: no limit */
+
+    if (accepting)
+        cap = (int64_t)(max != 0 ? max : WIRE_MAX_FRAME_DEFAULT) * WIRE_ZMQ_CAP_FACTOR;
+    if (zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &cap, sizeof cap) != 0)
+        return wire_zmq_errno("setsockopt");
+    return RTR_STS_OK;
+}
+
+rtr_status_t
+wire_zmq_recv_max(void *sock, wire_zmq_id_t *from, wire_counters_t *ctr, size_t max,
+                  Rtr__Envelope **out)
 {
     zmq_msg_t m;
     rtr_status_t sts;
@@ -92,7 +118,7 @@ wire_zmq_recv(void *sock, wire_zmq_id_t *from, wire_counters_t *ctr, Rtr__Envelo
             ctr->malformed++;
         return RTR_STS_WIRE_MALFORMED;
     }
-    sts = wire_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), 0, ctr, out);
+    sts = wire_envelope_decode(zmq_msg_data(&m), zmq_msg_size(&m), max, ctr, out);
     zmq_msg_close(&m);
     return sts;
 }

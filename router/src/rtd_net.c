@@ -73,12 +73,11 @@ rtd_socket(rtd_router_t *r, rtd_sock_t s, const char *endpoint, rtr_status_t *st
 {
     void *z = zmq_socket(r->zctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
-    int64_t maxmsg = r->fac->settings.max_frame_bytes;
     int hb = (int)r->fac->settings.heartbeat_ms;
     int hbto = (int)r->fac->settings.failure_timeout_ms;
 
     if (z == NULL || zmq_setsockopt(z, ZMQ_ROUTER_MANDATORY, &one, sizeof one) != 0 ||
-        zmq_setsockopt(z, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        wire_zmq_limit(z, (size_t)r->fac->settings.max_frame_bytes, true) != RTR_STS_OK ||
         zmq_setsockopt(z, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(z, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb) != 0 ||
         zmq_setsockopt(z, ZMQ_HEARTBEAT_TIMEOUT, &hbto, sizeof hbto) != 0) {
@@ -165,7 +164,8 @@ rtd_send(rtd_router_t *r, rtd_sock_t s, const rtd_id_t *to, const Rtr__Envelope 
 
     id.len = to->len;
     memcpy(id.bytes, to->bytes, to->len);
-    sts = wire_zmq_send(r->sock[s], &id, env, ZMQ_DONTWAIT);
+    sts = wire_zmq_send_max(r->sock[s], &id, env, ZMQ_DONTWAIT,
+                            (size_t)r->fac->settings.max_frame_bytes);
     if (sts != RTR_STS_OK) {
         r->sctr[s].send_failed++;
         rtd_warn(r, s, "send_failed", to, sts);
@@ -351,7 +351,8 @@ rtd_drain(rtd_router_t *r, rtd_sock_t s)
         rtr_status_t sts;
 
         wid.len = 0;
-        sts = wire_zmq_recv(r->sock[s], &wid, &r->wire[s], &env);
+        sts = wire_zmq_recv_max(r->sock[s], &wid, &r->wire[s],
+                                (size_t)r->fac->settings.max_frame_bytes, &env);
         if (sts == RTR_STS_BUSY || sts == RTR_STS_IOERR)
             return; /* nothing more (an I/O error was logged by wire_zmq) */
         from.len = wid.len;
