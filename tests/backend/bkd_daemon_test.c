@@ -68,7 +68,7 @@ write_config(dfx_t *f, int base)
             "               admin = \"%s\"; journal = \"%s\"; } );\n"
             "partitions = ( { name = \"P1\"; low = [ 0 ]; high = [ 4294967295L ];\n"
             "                 primary = \"be1\"; } );\n"
-            "settings = { heartbeat_ms = 50; failure_timeout_ms = 2000; };\n",
+            "settings = { heartbeat_ms = 50; failure_timeout_ms = 2000; replay_limit = 1; };\n",
             base + 1, f->peers, (int)getpid(), base + 2, f->srv_ep, f->adm_ep, f->journal);
     fclose(fp);
 }
@@ -187,20 +187,20 @@ free_env(Rtr__Envelope **e)
     wire_free((ProtobufCMessage **)e);
 }
 
-/* admin_cmd - one admin request; returns the parsed JSON (caller json_decref) and checks the
- * status. */
+/* admin_cmd2 - one admin request with up to two arguments; returns the parsed JSON (caller
+ * json_decref) and checks the status. */
 static json_t *
-admin_cmd(const char *cmd, const char *arg, rtr_status_t want)
+admin_cmd2(const char *cmd, const char *arg, const char *arg2, rtr_status_t want)
 {
     static uint64_t rid = 100;
     Rtr__Envelope env = RTR__ENVELOPE__INIT, *rep;
     Rtr__AdminRequest rq = RTR__ADMIN_REQUEST__INIT;
-    char *args[1] = { (char *)(uintptr_t)arg };
+    char *args[2] = { (char *)(uintptr_t)arg, (char *)(uintptr_t)arg2 };
     json_t *j = NULL;
 
     rq.request_id = ++rid;
     rq.command = (char *)(uintptr_t)cmd;
-    rq.n_args = arg ? 1 : 0;
+    rq.n_args = arg ? (arg2 ? 2 : 1) : 0;
     rq.args = args;
     env.body_case = RTR__ENVELOPE__BODY_ADMIN_REQUEST;
     env.admin_request = &rq;
@@ -218,6 +218,13 @@ admin_cmd(const char *cmd, const char *arg, rtr_status_t want)
     }
     free_env(&rep);
     return j;
+}
+
+/* admin_cmd - admin_cmd2 with at most one argument. */
+static json_t *
+admin_cmd(const char *cmd, const char *arg, rtr_status_t want)
+{
+    return admin_cmd2(cmd, arg, NULL, want);
 }
 
 /* counter - value of column `col` in the row of socket `sock` of "show counters". */
@@ -652,4 +659,50 @@ Test(bkd_daemon, committed_without_done_is_replayed_uncertain_after_a_backend_re
     cr_assert_eq(rec->state, RTR__TX_STATE__TX_DONE);
     wire_free((ProtobufCMessage **)&rec);
     jrn_close(&j);
+}
+
+/* expect_uncertain_replay - the (new) server process gets TID counter_ again as
+ * msg1_uncertain, then the vote request. */
+static void
+expect_uncertain_replay(uint64_t counter_)
+{
+    Rtr__Envelope *r;
+    uint8_t tid[16];
+
+    tid_of(counter_, tid);
+    r = recv_body(F.server, false, RTR__ENVELOPE__BODY_DELIVER);
+    cr_assert_eq(r->deliver->kind, RTR__DELIVER_KIND__DELIVER_MSG1_UNCERTAIN);
+    cr_assert_eq(memcmp(r->deliver->tid.data, tid, 16), 0);
+    free_env(&r);
+    r = recv_body(F.server, false, RTR__ENVELOPE__BODY_VOTE_REQUEST);
+    free_env(&r);
+}
+
+Test(bkd_daemon, exception_after_the_replay_limit_settled_by_the_operator)
+{
+    cmn_tid_t t = { CLI_INC, 1 };
+    char tid[CMN_TID_STRLEN];
+    json_t *j;
+
+    cmn_tid_format(&t, tid, sizeof(tid));
+    wait_hello();
+    open_server_channel();
+    run_tx(1, 1, false); /* committed; the server dies before ServerDone */
+    new_server_process();
+    open_server_channel();
+    expect_uncertain_replay(1); /* replay 1 of replay_limit = 1 */
+    new_server_process();       /* dies again: EXCEPTION, nothing delivered */
+    open_server_channel();
+    wait_tx_state(1, "EXCEPTION");
+    j = admin_cmd("show counters", NULL, RTR_STS_OK);
+    cr_assert_eq(json_integer_value(json_object_get(j, "tx_exception")), 1);
+    json_decref(j);
+
+    admin_cmd2("set transaction", tid, "bogus", RTR_STS_INVARG);
+    admin_cmd2("set transaction", "0000000000000099.1", "retry", RTR_STS_NOTFOUND);
+    j = admin_cmd2("set transaction", tid, "retry", RTR_STS_OK);
+    json_decref(j);
+    expect_uncertain_replay(1); /* delivered again, to the server attached now */
+    admin_cmd2("set transaction", tid, "done", RTR_STS_INVARG); /* no longer in EXCEPTION */
+    stop_backend();
 }
