@@ -121,6 +121,7 @@ typedef struct {
     uint64_t replays, moved, duplicates, nacks_sent, resends, unexpected, jnlfull;
     uint64_t queries;
     uint64_t tx_noserver; /* new transactions rejected NODSTFND: no server for the partition */
+    uint64_t tx_fenced;   /* TIDs a TxQuery did not find: refused from then on (tombstones) */
     uint64_t events_forwarded, events_dropped; /* Broadcast copies sent / refused or unsent */
 } bkd_core_counters_t;
 

@@ -663,6 +663,11 @@ bkd_tx_msg_known(bkd_core_t *c, const char *router, bkd_tx_t *tx, const Rtr__TxM
 {
     uint64_t dg = bkd_digest(BKD_DIGEST_INIT, m->body.data, m->body.len);
 
+    if (tx->fenced) { /* a late arrival of a TID a query declared lost (bkd_on_tx_query) */
+        c->ctr.duplicates++;
+        bkd_reject_msg(c, router, m, RTR_STS_NOROUTER);
+        return;
+    }
     if (m->index < tx->msgcap && tx->msgs[m->index].have) {
         if (tx->msgs[m->index].digest != dg) {
             c->ctr.tx_reused++;
@@ -824,6 +829,23 @@ bkd_on_tx_query(bkd_core_t *c, const char *router, const Rtr__TxQuery *q)
     if (tx == NULL && t.counter < bkd_wm_get(c, t.incarnation)) {
         r.has_status = 1;
         r.status = RTR_STS_FORGOTTEN;
+    } else if (tx == NULL || tx->fenced) {
+        /* Not here. Presumed abort: from now on this backend refuses the TID (a tombstone),
+         * so a message still in flight through a lost router can never start it after we
+         * said "not here". When every backend of the facility says so, the router tells the
+         * client, which reports the transaction rejected (NOROUTER). Without memory for the
+         * tombstone the answer stays "unknown". */
+        if (tx == NULL && (tx = bkd_tx_create(c, q->tid.data, 0)) != NULL) {
+            tx->fenced = true;
+            tx->state = BKD_TX_DONE;
+            tx->accepted = false;
+            tx->out_status = RTR_STS_NOROUTER;
+            c->ctr.tx_fenced++;
+        }
+        if (tx != NULL) {
+            r.has_status = 1;
+            r.status = RTR_STS_NOTFOUND;
+        }
     } else if (tx != NULL && (tx->state == BKD_TX_DONE || tx->state == BKD_TX_COMMITTED ||
                               tx->state == BKD_TX_ABORTED || tx->state == BKD_TX_EXCEPTION)) {
         if (tx->state == BKD_TX_EXCEPTION)

@@ -48,6 +48,7 @@ struct bkd_tx {
     bkd_tx_t *hard_next;   /* hardening FIFO (ascending voted_ticket) */
     bool hard_listed;
     bool queued;
+    bool fenced; /* a tombstone: a TxQuery found nothing here; the TID is refused from then on */
     uint8_t tid[16];
     cmn_tid_t t;
     uint32_t part;

@@ -311,6 +311,11 @@ rtrl_on_query_reply(rtrl_ctx_t *ctx, const Rtr__TxQueryReply *m)
             continue;
         q->done = true;
         q->sts = m->has_status && m->status == RTR_STS_FORGOTTEN ? RTR_STS_FORGOTTEN : RTR_STS_OK;
+        if (m->has_status && m->status == RTR_STS_NOTFOUND) { /* nowhere, and fenced */
+            decided = true;
+            accepted = false;
+            sts = RTR_STS_NOROUTER;
+        }
         q->outcome = !decided ? rtrx_outcome_inprogress
                               : (accepted ? rtrx_outcome_accepted : rtrx_outcome_rejected);
         q->sd.status = accepted ? RTR_STS_OK : sts;
@@ -322,6 +327,8 @@ rtrl_on_query_reply(rtrl_ctx_t *ctx, const Rtr__TxQueryReply *m)
         return;
     if (m->has_status && m->status == RTR_STS_FORGOTTEN)
         rtrl_client_outcome(ctx, ch, false, RTR_STS_FORGOTTEN, 0);
+    else if (m->has_status && m->status == RTR_STS_NOTFOUND)
+        rtrl_client_outcome(ctx, ch, false, RTR_STS_NOROUTER, 0); /* it never reached a backend */
     else if (decided)
         rtrl_client_outcome(ctx, ch, accepted, accepted ? RTR_STS_OK : sts, reason);
 }

@@ -48,6 +48,8 @@ typedef struct {
     rtd_id_t client;
     uint64_t client_req;
     uint32_t outstanding;
+    uint32_t asked, notfound; /* backends asked; of them, answered NOTFOUND (fenced) */
+    bool conclusive;          /* NOTFOUND from all asked means "nowhere": see rtd_client_query */
     uint64_t deadline_ms;
 } rtd_query_t;
 
@@ -654,6 +656,7 @@ rtd_client_query(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from, const 
     pq->gen = ++core->qgen;
     rid = ((uint64_t)pq->gen << 32) | (uint64_t)slot;
     pq->outstanding = 0;
+    pq->notfound = 0;
     for (size_t b = 0; b < core->fac->nbackends; b++) {
         rtd_action_t *a;
         if (!core->be_up[b] || (target >= 0 && (int32_t)b != target))
@@ -663,6 +666,11 @@ rtd_client_query(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from, const 
         a->body.tx_query.request_id = rid;
         pq->outstanding++;
     }
+    pq->asked = pq->outstanding;
+    /* "Not found" is conclusive only if every backend that could hold the transaction said so
+     * (each has fenced the TID when it answered): its own backend when the router knows it,
+     * else every backend of the facility - if one is not connected, the answer stays unknown. */
+    pq->conclusive = target >= 0 || pq->asked == core->fac->nbackends;
     if (pq->outstanding == 0) {
         rtd_query_reply_status(core, from, q, RTR_STS_NODSTFND);
         return RTR_STS_OK;
@@ -959,7 +967,9 @@ rtd_backend_query_reply(rtd_core_t *core, const Rtr__TxQueryReply *r)
 {
     uint32_t slot = (uint32_t)(r->request_id & 0xFFFFFFFFu);
     rtd_query_t *pq;
-    bool definitive = r->state != 0 || r->outcome != NULL || (r->has_status && r->status != 0);
+    bool notfound = r->has_status && r->status == RTR_STS_NOTFOUND;
+    bool definitive =
+        !notfound && (r->state != 0 || r->outcome != NULL || (r->has_status && r->status != 0));
     rtd_action_t *a;
 
     if (slot >= RTD_QUERY_MAX)
@@ -967,11 +977,20 @@ rtd_backend_query_reply(rtd_core_t *core, const Rtr__TxQueryReply *r)
     pq = &core->query[slot];
     if (!pq->used || pq->gen != (uint32_t)(r->request_id >> 32))
         return; /* expired or answered already */
+    if (notfound)
+        pq->notfound++;
     if (!definitive && --pq->outstanding > 0)
         return;
     a = rtd_act_send(core, RTD_SOCK_CLIENTS, &pq->client, RTR__ENVELOPE__BODY_TX_QUERY_REPLY);
     a->body.tx_query_reply = *r; /* borrows tid and outcome from the event */
     a->body.tx_query_reply.request_id = pq->client_req;
+    if (!definitive && !(pq->conclusive && pq->notfound == pq->asked)) {
+        /* some backend has it in progress, or one could not be asked: "unknown" */
+        a->body.tx_query_reply.state = 0;
+        a->body.tx_query_reply.outcome = NULL;
+        a->body.tx_query_reply.has_status = 0;
+        a->body.tx_query_reply.status = 0;
+    }
     pq->used = false;
     core->ctr.query_replies++;
 }

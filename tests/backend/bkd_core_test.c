@@ -836,6 +836,7 @@ Test(bkd_core, forgotten_below_the_watermark)
     const Rtr__Envelope *e;
 
     fx_new(&f, true, 0);
+    attach(&f, "s-1", 0);
     cr_assert_eq(ev_tx_msg_wm(&f, 10, "a", 10), RTR_STS_OK);
     fx_drain(&f);
     cr_assert_eq(ev_tx_query(&f, 3), RTR_STS_OK);
@@ -854,6 +855,39 @@ Test(bkd_core, forgotten_below_the_watermark)
     cr_assert_eq(ev_tx_msg_wm(&f, 4, "z", 10), RTR_STS_OK);
     cr_assert_eq(fx_drain(&f), 1);
     want_tx_outcome(&f, 0, false, RTR_STS_FORGOTTEN, 0);
+    fx_free(&f);
+}
+
+Test(bkd_core, query_for_an_unknown_tid_fences_it)
+{
+    fx_t f;
+    const Rtr__Envelope *e;
+    bkd_core_counters_t k;
+
+    fx_new(&f, true, 0);
+    attach(&f, "s-1", 0);
+    /* TID 11 never arrived (its messages were lost with a router): not here, and now never */
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(ev_tx_query(&f, 11), RTR_STS_OK);
+        cr_assert_eq(fx_drain(&f), 1);
+        e = fx_send(&f, 0, BKD_SOCK_ROUTER, "r1", RTR__ENVELOPE__BODY_TX_QUERY_REPLY);
+        cr_assert_eq(e->tx_query_reply->state, 0);
+        cr_assert(e->tx_query_reply->has_status);
+        cr_assert_eq(e->tx_query_reply->status, RTR_STS_NOTFOUND);
+        cr_assert_null(e->tx_query_reply->outcome);
+    }
+    /* its late arrival is refused, never delivered */
+    cr_assert_eq(ev_tx_msg(&f, 11, 0, "late", BKD_SEN_ACCEPT), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1);
+    want_tx_outcome(&f, 0, false, RTR_STS_NOROUTER, 0);
+    cr_assert_eq(ev_vote_request(&f, 11, 1), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1);
+    e = fx_send(&f, 0, BKD_SOCK_ROUTER, "r1", RTR__ENVELOPE__BODY_TX_OUTCOME);
+    cr_assert_not(e->tx_outcome->accepted);
+    cr_assert_eq(e->tx_outcome->status, RTR_STS_NOROUTER);
+    bkd_core_counters(f.c, &k);
+    cr_assert_eq(k.tx_fenced, 1);
+    cr_assert_eq(k.tx_started, 0);
     fx_free(&f);
 }
 

@@ -311,6 +311,25 @@ Test(rtr_client_loss, router_lost_after_vote_resolved_by_query)
     cr_assert_eq(sd.status, RTR_STS_OK);
 }
 
+Test(rtr_client_loss, router_lost_after_vote_never_reached_a_backend_is_norouter)
+{
+    rtr_channel_t ch;
+    uint32_t key = 1;
+    uint8_t tidb[16];
+    rtr_msgsb_t sb;
+    rtr_status_data_t sd;
+
+    ch = tstp_open_client(&P);
+    cr_assert_eq(rtr_send_to_server(ch, RTR_F_SEN_ACCEPT, &key, 4, RTR_NO_MSGFMT), RTR_STS_OK);
+    memcpy(tidb, expect_router(RTR__ENVELOPE__BODY_TX_MSG)->tx_msg->tid.data, 16);
+    Rtr__Envelope *env = expect_router(RTR__ENVELOPE__BODY_TX_QUERY);
+    /* every backend: not here (and fenced): the transaction can never commit */
+    tstp_query_status(&P, env->tx_query->request_id, tidb, RTR_STS_NOTFOUND);
+    cr_assert_eq(tstp_recv(ch, &sd, sizeof sd, &sb), RTR_STS_OK);
+    cr_assert_eq(sb.msgtype, rtr_mt_rejected);
+    cr_assert_eq(sd.status, RTR_STS_NOROUTER);
+}
+
 Test(rtr_client_loss, router_lost_after_vote_outcome_unknown)
 {
     rtr_channel_t ch;

@@ -221,6 +221,20 @@ tstp_query_reply(tstp_t *p, uint64_t request_id, const uint8_t *tid, uint32_t st
 }
 
 void
+tstp_query_status(tstp_t *p, uint64_t request_id, const uint8_t *tid, uint32_t status)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__TxQueryReply m = RTR__TX_QUERY_REPLY__INIT;
+    m.request_id = request_id;
+    m.tid = TSTP_BIN(tid, 16);
+    m.has_status = 1;
+    m.status = status;
+    env.body_case = RTR__ENVELOPE__BODY_TX_QUERY_REPLY;
+    env.tx_query_reply = &m;
+    tstp_send(p, p->router, &env);
+}
+
+void
 tstp_deliver(tstp_t *p, const uint8_t *tid, uint32_t channel, Rtr__DeliverKind kind, uint32_t index,
              const void *body, size_t len, bool last)
 {

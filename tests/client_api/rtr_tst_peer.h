@@ -55,6 +55,9 @@ void tstp_tx_outcome(tstp_t *p, const uint8_t *tid, uint32_t channel, bool accep
 void tstp_nack(tstp_t *p, void *sock, const uint8_t *tid, uint32_t from, uint32_t channel);
 void tstp_query_reply(tstp_t *p, uint64_t request_id, const uint8_t *tid, uint32_t state,
                       bool has_outcome, bool accepted, uint32_t status);
+
+/* tstp_query_status - the router's TxQueryReply{state 0, status} (no outcome), e.g. NOTFOUND. */
+void tstp_query_status(tstp_t *p, uint64_t request_id, const uint8_t *tid, uint32_t status);
 void tstp_deliver(tstp_t *p, const uint8_t *tid, uint32_t channel, Rtr__DeliverKind kind,
                   uint32_t index, const void *body, size_t len, bool last);
 void tstp_vote_request(tstp_t *p, const uint8_t *tid, uint32_t nmsgs);

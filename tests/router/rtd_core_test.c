@@ -727,6 +727,65 @@ query_reply(const char *be, uint64_t rid, uint64_t counter, uint32_t state)
     take();
 }
 
+/* query_notfound - a backend's "not here, and fenced" answer. */
+static void
+query_notfound(const char *be, uint64_t rid, uint64_t counter)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__TxQueryReply r = RTR__TX_QUERY_REPLY__INIT;
+    uint8_t tid[16];
+
+    tid_of(counter, tid);
+    r.tid.len = 16;
+    r.tid.data = tid;
+    r.request_id = rid;
+    r.has_status = 1;
+    r.status = RTR_STS_NOTFOUND;
+    env.body_case = RTR__ENVELOPE__BODY_TX_QUERY_REPLY;
+    env.tx_query_reply = &r;
+    cr_assert_eq(backend_env(0, be, &env), RTR_STS_OK);
+    take();
+}
+
+Test(rtd_core, query_not_found_anywhere_is_relayed_only_when_every_backend_says_so)
+{
+    uint64_t rid;
+    Rtr__Envelope *e;
+    rtd_id_t b;
+
+    hello_both();
+    /* both backends: not here -> NOTFOUND relayed (the client reports NOROUTER) */
+    query(77, 9);
+    rid = expect_send(0, RTD_SOCK_PEERS, "be1", RTR__ENVELOPE__BODY_TX_QUERY)->tx_query->request_id;
+    query_notfound("be1", rid, 77);
+    cr_assert_eq(T.n, 0, "one NOTFOUND is not conclusive");
+    query_notfound("be2", rid, 77);
+    e = expect_send(0, RTD_SOCK_CLIENTS, CLIENT, RTR__ENVELOPE__BODY_TX_QUERY_REPLY);
+    cr_assert_eq(e->tx_query_reply->request_id, 9);
+    cr_assert(e->tx_query_reply->has_status);
+    cr_assert_eq(e->tx_query_reply->status, RTR_STS_NOTFOUND);
+
+    /* one has it in progress: unknown, whatever the order */
+    query(78, 10);
+    rid = expect_send(0, RTD_SOCK_PEERS, "be1", RTR__ENVELOPE__BODY_TX_QUERY)->tx_query->request_id;
+    query_reply("be1", rid, 78, 0);
+    query_notfound("be2", rid, 78);
+    e = expect_send(0, RTD_SOCK_CLIENTS, CLIENT, RTR__ENVELOPE__BODY_TX_QUERY_REPLY);
+    cr_assert_eq(e->tx_query_reply->state, 0);
+    cr_assert_not(e->tx_query_reply->has_status, "in progress somewhere: not NOTFOUND");
+
+    /* a backend of the facility is not connected: it could hold it, so unknown */
+    rtd_id_from_str(&b, "be2");
+    rtd_core_on_lost(T.core, 0, RTD_SOCK_PEERS, &b);
+    take();
+    query(79, 11);
+    cr_assert_eq(sends(), 1);
+    rid = expect_send(0, RTD_SOCK_PEERS, "be1", RTR__ENVELOPE__BODY_TX_QUERY)->tx_query->request_id;
+    query_notfound("be1", rid, 79);
+    e = expect_send(0, RTD_SOCK_CLIENTS, CLIENT, RTR__ENVELOPE__BODY_TX_QUERY_REPLY);
+    cr_assert_not(e->tx_query_reply->has_status, "be2 was not asked: not conclusive");
+}
+
 Test(rtd_core, query_of_a_known_tid_goes_to_its_backend_and_back)
 {
     Rtr__Envelope *e;
