@@ -16,9 +16,10 @@
 #include "bank.h"
 #include "cmn.h"
 
-#define BANK_APPLIED_LEN 36 /* from, to (4 + 4), amount, from_balance, to_balance (3 x 8) */
-#define BANK_META_LEN    16
-#define BANK_META_KEY    "setup"
+#define BANK_APPLIED_LEN     36 /* from, to (4 + 4), amount, from_balance, to_balance (3 x 8) */
+#define BANK_META_LEN        16
+#define BANK_META_KEY        "setup"
+#define BANK_LOCK_TIMEOUT_US 2000000 /* longest lock wait of a server (2 s) */
 
 const char *
 bank_result_name(uint32_t result)
@@ -41,16 +42,19 @@ bank_dbt(void *data, size_t len)
     return d;
 }
 
+/* bank_db_open_one - one database of the environment. applied.db is a hash: TIDs of one client
+ * incarnation only grow, so in a btree every insert would write-lock the same last leaf page
+ * until its transaction ends, serializing all transfers of the partition behind one page. */
 static int
-bank_db_open_one(bank_db_t *db, DB **out, const char *file, bool readonly)
+bank_db_open_one(bank_db_t *db, DB **out, const char *file, DBTYPE type, bool readonly)
 {
     DB *d;
     int ret = db_create(&d, db->env, 0);
 
     if (ret != 0)
         return ret;
-    ret = d->open(d, NULL, file, NULL, DB_BTREE,
-                  DB_AUTO_COMMIT | (readonly ? DB_RDONLY : DB_CREATE), 0600);
+    ret = d->open(d, NULL, file, NULL, type, DB_AUTO_COMMIT | (readonly ? DB_RDONLY : DB_CREATE),
+                  0600);
     if (ret != 0) {
         d->close(d, 0);
         return ret;
@@ -82,9 +86,14 @@ bank_db_open(bank_db_t *db, const char *prog, const char *dir, bool readonly)
     db->env->set_lk_detect(db->env, DB_LOCK_DEFAULT);
     if ((ret = db->env->open(db->env, dir, flags, 0600)) != 0)
         goto fail;
-    if ((ret = bank_db_open_one(db, &db->accounts, "accounts.db", readonly)) != 0 ||
-        (ret = bank_db_open_one(db, &db->applied, "applied.db", readonly)) != 0 ||
-        (ret = bank_db_open_one(db, &db->meta, "meta.db", readonly)) != 0)
+    /* Concurrent servers share the environment: a lock wait ends after BANK_LOCK_TIMEOUT_US
+     * (DB_LOCK_NOTGRANTED) instead of lasting forever behind a killed server's locks. */
+    if (!readonly &&
+        (ret = db->env->set_timeout(db->env, BANK_LOCK_TIMEOUT_US, DB_SET_LOCK_TIMEOUT)) != 0)
+        goto fail;
+    if ((ret = bank_db_open_one(db, &db->accounts, "accounts.db", DB_BTREE, readonly)) != 0 ||
+        (ret = bank_db_open_one(db, &db->applied, "applied.db", DB_HASH, readonly)) != 0 ||
+        (ret = bank_db_open_one(db, &db->meta, "meta.db", DB_BTREE, readonly)) != 0)
         goto fail;
     return 0;
 fail:

@@ -3,7 +3,7 @@
  * environment and applies transfers delivered by RTR, each exactly once.
  *
  *   bank_server --db DIR (--partition NAME | --low N --high N) [--config FILE] [--node NAME]
- *               [--accounts N] [--initial CENTS] [--quiet]
+ *               [--accounts N] [--initial CENTS] [--nosync] [--quiet]
  *
  * The server contract (docs/api.md) in practice:
  *   - One DB transaction per RTR transaction, begun at rtr_mt_msg1 / rtr_mt_msg1_uncertain,
@@ -23,6 +23,18 @@
  *   - If committing an accepted transaction fails, the server exits at once (status 2) without
  *     ServerDone: the backend replays the transaction to the restarted server as
  *     rtr_mt_msg1_uncertain, and BDB recovery has rolled back whatever was half done.
+ *   - Concurrent servers of a partition share its database environment (--db the same DIR):
+ *     each DB transaction is serializable across processes (BDB locking). A deadlock victim or
+ *     a lock wait longer than BANK_LOCK_TIMEOUT_US (a sibling killed while holding locks) is
+ *     retried from the start, BANK_TRIES times, before the transfer is rejected (BANK_DBERROR).
+ *     When a killed sibling is restarted, its open runs recovery (DB_REGISTER), which panics
+ *     the environment for the processes still in it: a server that meets DB_RUNRECOVERY closes
+ *     its environment handle and exits at once with status 3, without ServerDone, so that it
+ *     is restarted (it joins the recovered environment) and the backend replays what it held.
+ *     A server blocked inside BDB behind the dead sibling's locks never sees that error (no
+ *     one wakes it in the old environment), so a watchdog thread reads the environment's
+ *     registry (__db.register) every BANK_WATCH_MS: recovery blanks every process slot, and a
+ *     server whose own slot is gone exits the same way (bank_watch).
  * SIGTERM / SIGINT: an open DB transaction is aborted (it was not decided, or RTR replays it),
  * the channel closed, the database closed; exit 0.
  *
@@ -32,26 +44,45 @@
  * created with --initial cents each; later starts keep the database as it is.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bank.h"
 
 #define BANK_PROG           "bank_server"
 #define BANK_RECV_TIMEOUTMS 200 /* how soon a SIGTERM is noticed between messages */
+#define BANK_TRIES          5   /* a transfer's attempts after deadlocks or lock timeouts */
+#define BANK_EXIT_RECOVER   3   /* exit status: the environment was recovered, restart me */
+#define BANK_WATCH_MS       250 /* how often the watchdog reads the environment's registry */
+
+/* The watchdog thread's arguments (bank_watch). closing: set before the environment handle is
+ * closed on purpose (a clean close blanks our registry slot too). */
+typedef struct {
+    char path[4200]; /* DIR/__db.register */
+    char slot[32];   /* our slot's text: the pid as BDB writes it ("%24lu\n", 25 bytes) */
+    int fd;          /* the registry, open for the process's life (never closed) */
+    atomic_bool closing;
+} bank_watch_t;
 
 /* The server's state: one channel, at most one transaction in hand. */
 typedef struct {
     bank_db_t db;
+    bank_watch_t *watch; /* never freed: the thread reads it until the process ends */
     rtr_channel_t ch;
     uint32_t low, high;
     DB_TXN *txn; /* the DB transaction of the RTR transaction in hand; NULL between them */
     rtr_tid_t tid;
     bool quiet;
+    bool nosync; /* --nosync: commits written to the OS, not flushed to the disk */
     uint64_t applied, replays, rejected, committed, aborted;
 } bank_server_t;
 
@@ -70,7 +101,8 @@ bank_usage(FILE *out)
 {
     fprintf(out,
             "usage: bank_server --db DIR (--partition NAME | --low N --high N) [--config FILE]\n"
-            "                   [--node NAME] [--accounts N] [--initial CENTS] [--quiet]\n\n"
+            "                   [--node NAME] [--accounts N] [--initial CENTS] [--nosync]\n"
+            "                   [--quiet]\n\n"
             "The bank example's server: applies transfers (bank.h) to accounts kept in its own\n"
             "Berkeley DB environment DIR, each transfer exactly once (its TID is recorded in the\n"
             "same DB transaction).\n\n"
@@ -82,7 +114,106 @@ bank_usage(FILE *out)
             "  --accounts N      accounts created at first start, from the range's low end "
             "(default 100)\n"
             "  --initial CENTS   each new account's balance (default 100000)\n"
+            "  --nosync          commit without flushing the log to the disk: a commit survives\n"
+            "                    the server's death (kill -9), not the machine's (tests)\n"
             "  --quiet           no line per transaction on stdout\n");
+}
+
+/* bank_watch_registered - does the registry file hold w->slot? -1 if it cannot be read. The
+ * file stays open (w->fd): closing any descriptor of a file drops every fcntl lock the process
+ * holds on it, and BDB's registration is such a lock. */
+static int
+bank_watch_registered(bank_watch_t *w)
+{
+    char buf[65536];
+    size_t len = 0;
+    ssize_t n;
+
+    while (len < sizeof buf && (n = pread(w->fd, buf + len, sizeof buf - len, (off_t)len)) > 0)
+        len += (size_t)n;
+    for (size_t i = 0; i + 25 <= len; i += 25) /* fixed 25-byte slots */
+        if (memcmp(buf + i, w->slot, 25) == 0)
+            return 1;
+    return 0;
+}
+
+/* bank_watch - the watchdog thread: exit for a restart (as bank_env_lost) once recovery by
+ * another process has blanked our registry slot, even while the main thread is blocked
+ * inside BDB. Never returns while the process runs. */
+static void *
+bank_watch(void *arg)
+{
+    static const char msg[] = BANK_PROG ": the database environment was recovered by another "
+                                        "server; exiting for a restart\n";
+    bank_watch_t *w = arg;
+    struct timespec ts = { 0, BANK_WATCH_MS * 1000000L };
+
+    for (;;) {
+        nanosleep(&ts, NULL);
+        if (!atomic_load(&w->closing) && bank_watch_registered(w) == 0 &&
+            !atomic_load(&w->closing)) {
+            if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) { /* nothing else to do */
+            }
+            _exit(BANK_EXIT_RECOVER); /* as a kill: the backend replays what we held */
+        }
+    }
+    return NULL;
+}
+
+/* bank_watch_start - start the watchdog for the environment in dir, if our slot is found in
+ * its registry (else say why there is no watchdog). Returns its state (heap, never freed: the
+ * thread may read it until the process has ended), or NULL. */
+static bank_watch_t *
+bank_watch_start(const char *dir)
+{
+    bank_watch_t *w = calloc(1, sizeof *w);
+    pthread_t th;
+
+    if (w == NULL)
+        return NULL;
+    snprintf(w->path, sizeof w->path, "%s/__db.register", dir);
+    snprintf(w->slot, sizeof w->slot, "%24lu\n", (unsigned long)getpid());
+    atomic_init(&w->closing, false);
+    if ((w->fd = open(w->path, O_RDONLY | O_CLOEXEC)) < 0 || bank_watch_registered(w) != 1) {
+        fprintf(stderr, BANK_PROG ": %s: our process is not registered: no watchdog\n", w->path);
+        free(w); /* the fd stays open on purpose (see bank_watch_registered) */
+        return NULL;
+    }
+    if (pthread_create(&th, NULL, bank_watch, w) != 0) {
+        fprintf(stderr, BANK_PROG ": cannot start the watchdog thread\n");
+        free(w);
+        return NULL;
+    }
+    pthread_detach(th);
+    return w;
+}
+
+/* bank_watch_closing - the environment handle is about to be closed on purpose. */
+static void
+bank_watch_closing(bank_watch_t *w)
+{
+    if (w != NULL)
+        atomic_store(&w->closing, true);
+}
+
+/* bank_env_lost - the database environment was recovered by another process (DB_RUNRECOVERY):
+ * nothing more can be done in it. Close the handle (so that the restart does not run recovery
+ * again and panic the siblings) and exit without ServerDone: the backend replays whatever this
+ * server held. Does not return. */
+static void
+bank_env_lost(bank_server_t *s, const char *what)
+{
+    fprintf(stderr,
+            BANK_PROG ": %s: the database environment must be recovered (another server "
+                      "recovered it); exiting for a restart\n",
+            what);
+    if (s->txn != NULL)
+        s->txn->abort(s->txn); /* fails on a panicked environment; frees the handle */
+    s->txn = NULL;
+    bank_watch_closing(s->watch);
+    bank_db_close(&s->db);
+    fflush(NULL);
+    _exit(BANK_EXIT_RECOVER);
 }
 
 /* bank_begin - begin the DB transaction of a new RTR transaction. */
@@ -130,9 +261,10 @@ bank_already(bank_server_t *s, const bank_applied_t *a)
         fprintf(stderr, BANK_PROG ": accept: %s\n", rtr_error_text(sts));
 }
 
-/* bank_transfer - a transfer message (msg1 or msg1_uncertain): apply it in s->txn. */
-static void
-bank_transfer(bank_server_t *s, const rtr_msgsb_t *sb, const void *buf)
+/* bank_attempt - one attempt at a transfer in a new s->txn. Returns 0 when it replied and voted
+ * (accept or reject), or the BDB error that stopped it before it replied (s->txn still open). */
+static int
+bank_attempt(bank_server_t *s, const rtr_msgsb_t *sb, const void *buf)
 {
     bank_transfer_t t;
     bank_applied_t a;
@@ -140,55 +272,78 @@ bank_transfer(bank_server_t *s, const rtr_msgsb_t *sb, const void *buf)
     int ret;
 
     if ((ret = bank_begin(s, &sb->tid)) != 0)
-        goto dberror;
+        return ret;
     /* Exactly once: look for the TID first, for msg1 as well as msg1_uncertain. */
     ret = bank_db_applied_get(&s->db, s->txn, &sb->tid, &a);
     if (ret == 0) {
         bank_already(s, &a);
-        return;
+        return 0;
     }
     if (ret != DB_NOTFOUND)
-        goto dberror;
+        return ret;
     if (sb->msglen != sizeof t) {
         bank_reject(s, BANK_BADMSG, 0, 0);
-        return;
+        return 0;
     }
     memcpy(&t, buf, sizeof t);
     if (t.amount <= 0 || t.from_account == t.to_account) {
         bank_reject(s, BANK_BADMSG, 0, 0);
-        return;
+        return 0;
     }
     if (t.to_account < s->low || t.to_account > s->high) {
         bank_reject(s, BANK_OTHERPART, 0, 0);
-        return;
+        return 0;
     }
     /* DB_RMW: the write locks now, held until the outcome (serializable) */
     if ((ret = bank_db_balance_get(&s->db, s->txn, t.from_account, &fb, DB_RMW)) == 0)
         ret = bank_db_balance_get(&s->db, s->txn, t.to_account, &tb, DB_RMW);
     if (ret == DB_NOTFOUND) {
         bank_reject(s, BANK_NOACCOUNT, fb, tb);
-        return;
+        return 0;
     }
     if (ret != 0)
-        goto dberror;
+        return ret;
     if (fb < t.amount) {
         bank_reject(s, BANK_NSF, fb, tb);
-        return;
+        return 0;
     }
     a = (bank_applied_t){ t.from_account, t.to_account, t.amount, fb - t.amount, tb + t.amount };
     if ((ret = bank_db_balance_put(&s->db, s->txn, t.from_account, a.from_balance)) != 0 ||
         (ret = bank_db_balance_put(&s->db, s->txn, t.to_account, a.to_balance)) != 0 ||
         (ret = bank_db_applied_put(&s->db, s->txn, &sb->tid, &a)) != 0)
-        goto dberror;
+        return ret;
     s->applied++;
     bank_reply_t rep = { BANK_OK, 0, a.from_balance, a.to_balance };
     rtr_reply_to_client(s->ch, RTR_NO_FLAGS, &rep, sizeof rep, RTR_NO_MSGFMT);
     rtr_accept_tx(s->ch, RTR_NO_FLAGS, RTR_NO_REASON);
-    return;
-dberror:
-    /* a deadlock victim or a failing database: reject; the client may try again */
+    return 0;
+}
+
+/* bank_transfer - a transfer message (msg1 or msg1_uncertain): apply it in s->txn. A deadlock
+ * victim or a lock timeout starts again (nothing was replied yet); a panicked environment ends
+ * the process (bank_env_lost); any other database error rejects the transfer. */
+static void
+bank_transfer(bank_server_t *s, const rtr_msgsb_t *sb, const void *buf)
+{
+    int ret = 0;
+
+    for (int i = 0; i < BANK_TRIES; i++) {
+        if ((ret = bank_attempt(s, sb, buf)) == 0)
+            return;
+        if (ret == DB_RUNRECOVERY)
+            bank_env_lost(s, "transfer");
+        if (s->txn != NULL && s->txn->abort(s->txn) == DB_RUNRECOVERY) {
+            s->txn = NULL;
+            bank_env_lost(s, "transfer");
+        }
+        s->txn = NULL;
+        if (ret != DB_LOCK_DEADLOCK && ret != DB_LOCK_NOTGRANTED)
+            break;
+    }
+    /* a failing database, or a transfer that kept losing its locks: reject; the client may
+     * try again */
     fprintf(stderr, BANK_PROG ": database: %s\n", db_strerror(ret));
-    bank_reject(s, BANK_DBERROR, 0, 0);
+    bank_reject(s, BANK_DBERROR, 0, 0); /* no DB transaction is open: the outcome finds none */
 }
 
 /* bank_outcome - rtr_mt_accepted / rtr_mt_rejected: finish the DB transaction. */
@@ -213,6 +368,10 @@ bank_outcome(bank_server_t *s, bool accepted, const rtr_msgsb_t *sb)
     if (ret != 0) {
         fprintf(stderr, BANK_PROG ": COMMIT FAILED for %s: %s; exiting for replay\n",
                 bank_tid_hex(&sb->tid, hex), db_strerror(ret));
+        if (ret == DB_RUNRECOVERY)
+            bank_env_lost(s, "commit");
+        bank_watch_closing(s->watch);
+        bank_db_close(&s->db); /* a clean close: the restart need not run recovery */
         return -1;
     }
     if (!s->quiet)
@@ -299,15 +458,16 @@ bank_loop(bank_server_t *s)
 /* bank_args - parse the command line. Returns 0, 1 (--help) or -1. */
 static int
 bank_args(int argc, char **argv, const char **dir, const char **part, const char **config,
-          long long *low, long long *high, long long *accounts, long long *initial, bool *quiet)
+          long long *low, long long *high, long long *accounts, long long *initial, bool *quiet,
+          bool *nosync)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return 1;
-        if (strcmp(a, "--quiet") == 0) {
-            *quiet = true;
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "--nosync") == 0) {
+            *(a[2] == 'q' ? quiet : nosync) = true;
             continue;
         }
         if (v == NULL) {
@@ -378,7 +538,8 @@ main(int argc, char **argv)
     struct sigaction sa;
     int rc = 1, r;
 
-    r = bank_args(argc, argv, &dir, &part, &config, &low, &high, &accounts, &initial, &s.quiet);
+    r = bank_args(argc, argv, &dir, &part, &config, &low, &high, &accounts, &initial, &s.quiet,
+                  &s.nosync);
     if (r != 0 || dir == NULL) {
         if (r == 0)
             fprintf(stderr, BANK_PROG ": --db DIR is required\n");
@@ -395,6 +556,11 @@ main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     if (bank_db_open(&s.db, BANK_PROG, dir, false) != 0)
         return 1;
+    s.watch = bank_watch_start(dir);
+    if (s.nosync && (r = s.db.env->set_flags(s.db.env, DB_TXN_WRITE_NOSYNC, 1)) != 0) {
+        fprintf(stderr, BANK_PROG ": --nosync: %s\n", db_strerror(r));
+        goto done;
+    }
     want.first = s.low;
     want.count = (uint32_t)((uint64_t)accounts < (uint64_t)s.high - s.low + 1
                                 ? (uint64_t)accounts
@@ -415,6 +581,7 @@ done:
         s.txn->abort(s.txn);
     rtr_close_channel(s.ch, RTR_NO_FLAGS);
     rtrx_shutdown();
+    bank_watch_closing(s.watch);
     bank_db_close(&s.db);
     return rc;
 }

@@ -19,5 +19,6 @@ typedef struct {
 } bench_cmd_t;
 
 int bench_journal(int argc, char **argv);
+int bench_tx(int argc, char **argv); /* links librtr */
 
 #endif /* BENCH_H */

@@ -3,8 +3,9 @@
  *
  *   rtrbench COMMAND [OPTIONS]     run one benchmark and print its report (--json: as JSON)
  *
- * Each benchmark is one row of bench_cmds below and lives in bench_<name>.c. For now the only
- * one measures the journal's group commit against the raw fsync latency of the same disk.
+ * Each benchmark is one row of bench_cmds below and lives in bench_<name>.c: `journal` measures
+ * the journal's group commit against the raw fsync latency of the same disk; `tx` measures
+ * committed bank transfers per second and their latency through a running facility.
  */
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,12 @@ static const bench_cmd_t bench_cmds[] = {
       "N threads append M records of B bytes to a fresh journal and wait for each to harden: "
       "records/s, latency percentiles, records per fsync, and the disk's own fsync latency",
       bench_journal },
+    { "tx",
+      "[--channels N] [--duration S] [--warmup S] [--accounts A] [--config FILE] [--threads] "
+      "[--quiet] [--json]",
+      "N client channels run bank transfers closed-loop against a running facility (servers: "
+      "bank_server): committed tx/s, rejections, errors, latency p50/p95/p99/p99.9/max",
+      bench_tx },
 };
 #define BENCH_NCMDS (sizeof bench_cmds / sizeof bench_cmds[0])
 
