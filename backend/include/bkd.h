@@ -112,6 +112,8 @@ typedef enum {
     BKD_TX_ABORTED,    /* decided ABORT, waiting for ServerDone (if a server had it) */
     BKD_TX_DONE,       /* finished; kept for deduplication and TxQuery */
     BKD_TX_EXCEPTION,  /* replay limit exceeded: waits for the operator */
+    BKD_TX_RETRYING,   /* its server rejected with RTR_F_REJ_RETRY: waits for its ServerDone,
+                        * then is queued again */
     BKD_TX__COUNT
 } bkd_tx_state_t;
 
@@ -122,6 +124,7 @@ typedef struct {
     uint64_t queries;
     uint64_t tx_noserver; /* new transactions rejected NODSTFND: no server for the partition */
     uint64_t tx_fenced;   /* TIDs a TxQuery did not find: refused from then on (tombstones) */
+    uint64_t retries; /* server rejects with RTR_F_REJ_RETRY that queued the transaction again */
     uint64_t events_forwarded, events_dropped; /* Broadcast copies sent / refused or unsent */
 } bkd_core_counters_t;
 

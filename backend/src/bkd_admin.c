@@ -208,6 +208,7 @@ bkd_show_counters(bkd_backend_t *b)
     BKD_K(queries);
     BKD_K(tx_noserver);
     BKD_K(tx_fenced);
+    BKD_K(retries);
     BKD_K(events_forwarded);
     BKD_K(events_dropped);
 #undef BKD_K

@@ -29,6 +29,8 @@
 static void bkd_pump(bkd_core_t *c, uint32_t part);
 static void bkd_deliver_pending(bkd_core_t *c, bkd_tx_t *tx);
 static void bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx);
+static void bkd_retry(bkd_core_t *c, bkd_tx_t *tx);
+static void bkd_requeue(bkd_core_t *c, bkd_tx_t *tx);
 
 /* ---- life ------------------------------------------------------------------------------ */
 
@@ -451,6 +453,10 @@ bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx)
             bkd_replay(c, tx);
             return;
         }
+        if (tx->vote_retry && tx->replays < c->replay_limit) {
+            bkd_retry(c, tx);
+            return;
+        }
         bkd_decide_abort(c, tx, RTR_STS_SRVREJECT, tx->vote_reason, true);
         return;
     }
@@ -615,6 +621,39 @@ bkd_core_tx_settle(bkd_core_t *c, const cmn_tid_t *tid, bool retry)
     return RTR_STS_OK;
 }
 
+/* bkd_retry - the server rejected this execution with RTR_F_REJ_RETRY (RTR's "deliver it
+ * again", e.g. after a deadlock in its database): nothing is decided. The server is told the
+ * execution is over (ServerOutcome{rejected}: it has rolled back) and, once it says done, the
+ * transaction is queued again at the front, for any server. Each retry counts as a replay: at
+ * replay_limit the next reject is final (SRVREJECT with the server's reason). */
+static void
+bkd_retry(bkd_core_t *c, bkd_tx_t *tx)
+{
+    tx->replays++;
+    c->ctr.retries++;
+    tx->state = BKD_TX_RETRYING;
+    bkd_tx_drop_replies(tx);
+    if (tx->srv != NULL)
+        bkd_send_server_outcome(c, tx); /* rejected: tx->accepted is false; resent until done */
+    else
+        bkd_requeue(c, tx);
+}
+
+/* bkd_requeue - a retried transaction's server is done with it (or gone): queue it again. */
+static void
+bkd_requeue(bkd_core_t *c, bkd_tx_t *tx)
+{
+    if (tx->srv != NULL) {
+        tx->srv->tx = NULL;
+        tx->srv = NULL;
+    }
+    tx->vote = 0;
+    tx->vote_retry = false;
+    tx->state = BKD_TX_QUEUED;
+    bkd_queue_push(c, tx, true);
+    bkd_pump(c, tx->part);
+}
+
 /* bkd_srv_detach - a server channel goes away: what it held is replayed or settled. The
  * channel leaves the table first, so a replay can never be handed straight back to it. */
 static void
@@ -636,6 +675,9 @@ bkd_srv_detach(bkd_core_t *c, bkd_srv_t *s)
             break;
         case BKD_TX_ABORTED: /* librtr rolls back a server's open transaction on link loss */
             bkd_finish(c, tx);
+            break;
+        case BKD_TX_RETRYING: /* it was to be delivered again anyway */
+            bkd_requeue(c, tx);
             break;
         default: /* HARDENING: decided when it hardens, replayed then (bkd_decide_commit) */
             break;
@@ -1075,7 +1117,8 @@ bkd_on_server_vote(bkd_core_t *c, const char *id, const Rtr__ServerVote *v)
 
     if (tx == NULL)
         return RTR_STS_INVARG;
-    if (tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_ABORTED) {
+    if (tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_ABORTED ||
+        tx->state == BKD_TX_RETRYING) {
         c->ctr.duplicates++;
         bkd_send_server_outcome(c, tx);
         return RTR_STS_OK;
@@ -1086,6 +1129,7 @@ bkd_on_server_vote(bkd_core_t *c, const char *id, const Rtr__ServerVote *v)
     }
     tx->vote = v->accept ? 1 : -1;
     tx->vote_reason = v->has_reason ? v->reason : 0;
+    tx->vote_retry = !v->accept && v->has_retry && v->retry;
     tx->already_applied = v->has_already_applied && v->already_applied;
     bkd_vote_checklist(c, tx);
     return RTR_STS_OK;
@@ -1110,6 +1154,10 @@ bkd_on_server_done(bkd_core_t *c, const char *id, const Rtr__ServerDone *d)
         }
         c->ctr.unexpected++;
         return RTR_STS_INVARG;
+    }
+    if (tx->state == BKD_TX_RETRYING) {
+        bkd_requeue(c, tx);
+        return RTR_STS_OK;
     }
     if (tx->state != BKD_TX_COMMITTED && tx->state != BKD_TX_ABORTED) {
         c->ctr.unexpected++;
@@ -1263,7 +1311,8 @@ bkd_core_timer(bkd_core_t *c, uint64_t now_ms, uint64_t wall_ms)
             now_ms >= tx->vreq_sent_ms + c->resend_ms) {
             c->ctr.resends++;
             bkd_send_vote_request(c, tx);
-        } else if ((tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_ABORTED) &&
+        } else if ((tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_ABORTED ||
+                    tx->state == BKD_TX_RETRYING) &&
                    tx->srv != NULL && now_ms >= tx->outcome_sent_ms + c->resend_ms) {
             c->ctr.resends++;
             bkd_send_server_outcome(c, tx);

@@ -67,6 +67,7 @@ struct bkd_tx {
     uint64_t vreq_sent_ms;
     int vote; /* 0 none, 1 accept, -1 reject (of the current execution) */
     uint32_t vote_reason;
+    bool vote_retry; /* the reject asks for another execution (RTR_F_REJ_RETRY) */
     bool already_applied;
     bkd_reply_t *replies;
     uint32_t nreplies, replycap;

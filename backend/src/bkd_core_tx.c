@@ -413,8 +413,9 @@ bkd_action_clear(bkd_action_t *a)
 const char *
 bkd_tx_state_name(bkd_tx_state_t s)
 {
-    static const char *const names[BKD_TX__COUNT] = { "QUEUED",  "ACTIVE", "HARDENING", "COMMITTED",
-                                                      "ABORTED", "DONE",   "EXCEPTION" };
+    static const char *const names[BKD_TX__COUNT] = {
+        "QUEUED", "ACTIVE", "HARDENING", "COMMITTED", "ABORTED", "DONE", "EXCEPTION", "RETRYING"
+    };
     return (unsigned)s < BKD_TX__COUNT ? names[s] : "?";
 }
 

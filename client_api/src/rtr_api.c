@@ -520,10 +520,15 @@ rtr_reject_tx(rtr_channel_t channel, rtr_rej_flag_t flags, rtr_reason_t reason)
         return sts;
     if (ch->state != RTRL_CH_OPEN)
         sts = RTR_STS_INVCHANNEL;
-    else if (ch->server)
+    else if (ch->server) {
+        if (ch->stx != NULL && ch->stx->vote == 0 && !ch->stx->outcome)
+            ch->stx->retry = (flags & RTR_F_REJ_RETRY) != 0;
         sts = rtrl_server_vote(ctx, ch, -1, reason, false);
-    else
+    } else if (flags & RTR_F_REJ_RETRY) {
+        sts = RTR_STS_INVFLAGS; /* a retry is the server's request: RTR delivers it again */
+    } else {
         sts = rtrl_client_vote(ctx, ch, false, reason);
+    }
     rtrl_ctx_put(ctx);
     return sts;
 }

@@ -65,6 +65,7 @@ typedef struct {
     int vote;            /* 0 none, 1 accept, -1 reject */
     uint32_t reason;
     bool already_applied;
+    bool retry; /* the reject asks RTR to deliver the transaction again (RTR_F_REJ_RETRY) */
     rtrl_msg_t *replies; /* ServerReply bodies, kept until the outcome */
     uint32_t nreplies, cap;
     uint32_t queued, consumed; /* application events of this tx queued / taken */

@@ -100,6 +100,8 @@ rtrl_send_server_vote(rtrl_ctx_t *ctx, rtrl_chan_t *ch)
     m.reason = stx->reason;
     m.has_already_applied = stx->already_applied;
     m.already_applied = stx->already_applied;
+    m.has_retry = stx->vote < 0 && stx->retry;
+    m.retry = m.has_retry;
     env.body_case = RTR__ENVELOPE__BODY_SERVER_VOTE;
     env.server_vote = &m;
     return rtrl_post(ctx, RTRL_LINK_BACKEND, &env);

@@ -236,8 +236,19 @@ ev_reply(fx_t *f, const char *id, uint64_t counter, uint32_t index, const char *
     return bkd_core_server_msg(f->c, id, &env);
 }
 
+static rtr_status_t ev_vote_ex(fx_t *f, const char *id, uint64_t counter, bool accept,
+                               bool already_applied, bool retry);
+
 static rtr_status_t
 ev_vote(fx_t *f, const char *id, uint64_t counter, bool accept, bool already_applied)
+{
+    return ev_vote_ex(f, id, counter, accept, already_applied, false);
+}
+
+/* ev_vote_ex - ServerVote from server `id` for TID counter (reject reason 17; `retry`: the
+ * reject asks for another execution, RTR_F_REJ_RETRY). */
+static rtr_status_t
+ev_vote_ex(fx_t *f, const char *id, uint64_t counter, bool accept, bool already_applied, bool retry)
 {
     Rtr__Envelope env = RTR__ENVELOPE__INIT;
     Rtr__ServerVote v = RTR__SERVER_VOTE__INIT;
@@ -252,6 +263,8 @@ ev_vote(fx_t *f, const char *id, uint64_t counter, bool accept, bool already_app
     v.reason = accept ? 0 : 17;
     v.has_already_applied = already_applied;
     v.already_applied = already_applied;
+    v.has_retry = retry;
+    v.retry = retry;
     env.body_case = RTR__ENVELOPE__BODY_SERVER_VOTE;
     env.server_vote = &v;
     return bkd_core_server_msg(f->c, id, &env);
@@ -461,6 +474,60 @@ Test(bkd_core, server_reject_aborts_without_journal)
     cr_assert_eq(fx_drain(&f), 0, "no journal action for an abort");
     /* the next transaction still gets CSN 1: the abort took none */
     to_voted(&f, "s-1", 2, 1);
+    fx_free(&f);
+}
+
+Test(bkd_core, reject_with_retry_delivers_again_until_the_limit)
+{
+    fx_t f;
+    const Rtr__Envelope *e;
+    bkd_tx_info_t ti;
+    bkd_core_counters_t k;
+    cmn_tid_t t = { INC, 1 };
+
+    fx_new(&f, true, 0);
+    attach(&f, "s-1", 0);
+    cr_assert_eq(ev_tx_msg(&f, 1, 0, "m0", 0), RTR_STS_OK);
+    cr_assert_eq(ev_vote_request(&f, 1, 1), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 2); /* msg1 + the vote request */
+    for (int i = 0; i < 3; i++) {  /* replay_limit 3: three retries */
+        cr_assert_eq(ev_vote_ex(&f, "s-1", 1, false, false, true), RTR_STS_OK);
+        cr_assert_eq(fx_drain(&f), 1, "the server only: nothing to the router, nothing journaled");
+        e = fx_send(&f, 0, BKD_SOCK_SERVERS, "s-1", RTR__ENVELOPE__BODY_SERVER_OUTCOME);
+        cr_assert_not(e->server_outcome->accepted);
+        cr_assert_eq(bkd_core_tx_info(f.c, &t, &ti), RTR_STS_OK);
+        cr_assert_eq(ti.state, BKD_TX_RETRYING);
+        cr_assert_eq(ev_done(&f, "s-1", 1), RTR_STS_OK);
+        cr_assert_eq(fx_drain(&f), 2, "delivered again: msg1 and the vote request");
+        want_deliver(&f, 0, "s-1", 1, RTR__DELIVER_KIND__DELIVER_MSG1, 0, "m0");
+        fx_send(&f, 1, BKD_SOCK_SERVERS, "s-1", RTR__ENVELOPE__BODY_VOTE_REQUEST);
+    }
+    /* the fourth reject is final, with the server's reason */
+    cr_assert_eq(ev_vote_ex(&f, "s-1", 1, false, false, true), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 2);
+    want_tx_outcome(&f, 0, false, RTR_STS_SRVREJECT, 0);
+    cr_assert_eq(f.a[0].env->tx_outcome->reason, 17);
+    bkd_core_counters(f.c, &k);
+    cr_assert_eq(k.retries, 3);
+    fx_free(&f);
+}
+
+Test(bkd_core, retrying_transaction_whose_server_dies_goes_to_another)
+{
+    fx_t f;
+
+    fx_new(&f, true, 0);
+    attach(&f, "s-1", 0);
+    cr_assert_eq(ev_tx_msg(&f, 1, 0, "m0", 0), RTR_STS_OK);
+    cr_assert_eq(ev_vote_request(&f, 1, 1), RTR_STS_OK);
+    fx_drain(&f);
+    cr_assert_eq(ev_vote_ex(&f, "s-1", 1, false, false, true), RTR_STS_OK);
+    cr_assert_eq(fx_drain(&f), 1);
+    attach(&f, "s-2", 0);
+    cr_assert_eq(f.n, 1, "s-1 still holds it until its ServerDone");
+    bkd_core_server_lost(f.c, "s-1");
+    cr_assert_eq(fx_drain(&f), 2);
+    want_deliver(&f, 0, "s-2", 1, RTR__DELIVER_KIND__DELIVER_MSG1, 0, "m0");
     fx_free(&f);
 }
 

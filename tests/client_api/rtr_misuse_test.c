@@ -191,6 +191,8 @@ Test(rtr_misuse, bad_flags)
     cr_assert_eq(rtr_reply_to_client(c, 0x100, buf, 1, RTR_NO_MSGFMT), RTR_STS_INVFLAGS);
     cr_assert_eq(rtr_accept_tx(c, 0x100, RTR_NO_REASON), RTR_STS_INVFLAGS);
     cr_assert_eq(rtr_reject_tx(c, 0x100, RTR_NO_REASON), RTR_STS_INVFLAGS);
+    cr_assert_eq(rtr_reject_tx(c, RTR_F_REJ_RETRY, RTR_NO_REASON), RTR_STS_INVFLAGS,
+                 "a retry is a server's request");
     cr_assert_eq(rtr_start_tx(c, 1, RTR_NO_TIMOUTMS, RTR_NO_JOINCHAN), RTR_STS_INVFLAGS);
     cr_assert_eq(rtr_close_channel(c, 0x100), RTR_STS_INVFLAGS);
     cr_assert_eq(rtr_get_tid(c, 1, &tid), RTR_STS_INVFLAGS);

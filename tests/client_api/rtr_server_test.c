@@ -202,10 +202,40 @@ Test(rtr_server, explicit_accept_never_votes_implicitly)
     env = expect_backend(RTR__ENVELOPE__BODY_SERVER_VOTE);
     cr_assert_eq(env->server_vote->accept, 0);
     cr_assert_eq(env->server_vote->reason, 77);
+    cr_assert_not(env->server_vote->has_retry && env->server_vote->retry);
     cr_assert_eq(rtr_accept_tx(ch, RTR_NO_FLAGS, RTR_NO_REASON), RTR_STS_BUSY);
     tstp_server_outcome(&P, tidb, ch, false, RTR_STS_OK);
     cr_assert_eq(tstp_recv(ch, buf, sizeof buf, &sb), RTR_STS_OK);
     cr_assert_eq(sb.msgtype, rtr_mt_rejected);
+}
+
+Test(rtr_server, reject_with_retry_asks_to_be_delivered_again)
+{
+    rtr_channel_t ch = tstp_open_server(&P, RTR_F_OPE_EXPLICIT_ACCEPT, 0, 499);
+    uint8_t tidb[16];
+    uint32_t body = 5;
+    char buf[64];
+    rtr_msgsb_t sb;
+    Rtr__Envelope *env;
+
+    tstp_tid(5, tidb);
+    tstp_deliver(&P, tidb, ch, RTR__DELIVER_KIND__DELIVER_MSG1, 0, &body, 4, true);
+    cr_assert_eq(tstp_recv(ch, buf, sizeof buf, &sb), RTR_STS_OK);
+    /* e.g. a deadlock in the server's database: roll back, and let RTR deliver it again */
+    cr_assert_eq(rtr_reject_tx(ch, RTR_F_REJ_RETRY, 12), RTR_STS_OK);
+    env = expect_backend(RTR__ENVELOPE__BODY_SERVER_VOTE);
+    cr_assert_eq(env->server_vote->accept, 0);
+    cr_assert_eq(env->server_vote->reason, 12);
+    cr_assert(env->server_vote->has_retry && env->server_vote->retry);
+    tstp_server_outcome(&P, tidb, ch, false, RTR_STS_OK); /* this execution is over */
+    cr_assert_eq(tstp_recv(ch, buf, sizeof buf, &sb), RTR_STS_OK);
+    cr_assert_eq(sb.msgtype, rtr_mt_rejected);
+    poll_receive(ch);
+    env = expect_backend(RTR__ENVELOPE__BODY_SERVER_DONE);
+    tstp_deliver(&P, tidb, ch, RTR__DELIVER_KIND__DELIVER_MSG1, 0, &body, 4, true);
+    cr_assert_eq(tstp_recv(ch, buf, sizeof buf, &sb), RTR_STS_OK);
+    cr_assert_eq(sb.msgtype, rtr_mt_msg1, "the same TID again, a new execution");
+    cr_assert_eq(memcmp(sb.tid.tid_bytes, tidb, 16), 0);
 }
 
 Test(rtr_server, uncertain_already_applied)
