@@ -48,7 +48,7 @@ command -v python3 >/dev/null || { echo "bench/tx.sh: needs python3 for the tabl
 
 T=$(mktemp -d "${BENCH_TMP:-$BUILD}/rtr-bench-tx-XXXXXX") || exit 1
 P=$$
-BASE=$((41000 + (P % 1000) * 8))
+BASE=$((62000 + (P % 400) * 8)) # above the ephemeral ports (32768-60999)
 SPIDS=()
 FAC_UP=0
 

@@ -365,6 +365,7 @@ rtr_send_to_server(rtr_channel_t channel, rtr_sen_flag_t flags, rtr_msgbuf_t pms
     }
     tx->msgs[tx->nmsgs].len = msglen;
     tx->msgs[tx->nmsgs].flags = flags;
+    tx->msgs[tx->nmsgs].sent = false;
     tx->nmsgs++;
     if ((sts = rtrl_send_tx_msg(ctx, ch, tx->nmsgs - 1)) != RTR_STS_OK)
         goto out;

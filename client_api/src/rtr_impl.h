@@ -32,6 +32,7 @@ typedef struct {
     uint8_t *body;
     uint32_t len;
     uint32_t flags;
+    bool sent; /* posted once already: later sends are resends (TxMsg.resent) */
 } rtrl_msg_t;
 
 typedef enum {

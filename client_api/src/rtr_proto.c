@@ -63,6 +63,9 @@ rtrl_send_tx_msg(rtrl_ctx_t *ctx, rtrl_chan_t *ch, uint32_t i)
     m.timeout_ms = tx->timeout_ms;
     m.has_watermark = 1;
     m.watermark = rtrl_watermark(ctx);
+    m.has_resent = tx->msgs[i].sent;
+    m.resent = tx->msgs[i].sent;
+    tx->msgs[i].sent = true;
     env.body_case = RTR__ENVELOPE__BODY_TX_MSG;
     env.tx_msg = &m;
     return rtrl_post(ctx, RTRL_LINK_ROUTER, &env);

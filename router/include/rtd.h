@@ -33,7 +33,15 @@
  *   - client lost: its transactions not in VOTING -> TxAbort{NOROUTER} to the backend (the same
  *     link loss librtr reports as NOROUTER on its side); VOTING ones are forgotten here.
  *   - an unknown TID on a TxMsg with index > 0 -> TxOutcome{rejected, NOTFOUND} (the router
- *     restarted or the transaction already ended before its vote; it cannot have committed).
+ *     restarted or the transaction already ended before its vote; it cannot have committed),
+ *     except while warming up or for a resend (TxMsg.resent): TxNack{from 0} then.
+ *   - an unknown TID on a TxVote{accept} -> TxNack{from 0}: the client resends every message
+ *     (a lost outcome, or a first message dropped while warming up); the backend answers a
+ *     decided one with its recorded outcome.
+ *   - warming up (until every backend of the facility said hello, or failure_timeout_ms after
+ *     the first event): a first message for a partition without a backend is dropped (counted
+ *     in tx_deferred) instead of NODSTFND; so is a resent one at any time, since it may have
+ *     been decided before and "no destination" would be a lie.
  *   - TxReply, TxNack, TxOutcome from the backend are relayed to the transaction's client
  *     (only from the backend that serves it; others are dropped and counted in foreign_tid);
  *     TxOutcome ends the table entry. A backend TxNack{from} rewinds the next index to `from`
@@ -138,6 +146,8 @@ typedef struct {
     uint64_t tx_backend_lost;    /* rejected: backend lost before VOTING */
     uint64_t tx_client_lost;     /* aborted: client lost before VOTING */
     uint64_t tx_unknown;         /* messages for a TID the router does not know */
+    uint64_t tx_deferred;        /* first messages dropped, not rejected: warming up, or a
+                                  * resend for a partition without a backend (rtd_warming) */
     uint64_t msgs_routed;        /* TxMsg forwarded */
     uint64_t msgs_duplicate;     /* TxMsg dropped as duplicates */
     uint64_t nacks_sent;         /* TxNack sent to clients for a gap */

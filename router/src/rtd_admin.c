@@ -178,6 +178,7 @@ rtd_show_counters(rtd_router_t *r)
     RTD_C(tx_backend_lost);
     RTD_C(tx_client_lost);
     RTD_C(tx_unknown);
+    RTD_C(tx_deferred);
     RTD_C(msgs_routed);
     RTD_C(msgs_duplicate);
     RTD_C(nacks_sent);

@@ -75,8 +75,13 @@ struct rtd_core {
     rtd_action_t *act;
     size_t nact, actcap;
     uint64_t armed_ms;
+    bool started;   /* t0_ms is set (the first event) */
+    bool warm;      /* the warm-up is over (see rtd_warming) */
+    uint64_t t0_ms; /* time of the first event */
     rtd_counters_t ctr;
 };
+
+static bool rtd_warming(rtd_core_t *core, uint64_t now_ms);
 
 #define RTD_TX_INITIAL  1024u
 #define RTD_ACT_INITIAL 64u
@@ -491,6 +496,46 @@ rtd_client_refill(rtd_core_t *core, rtd_tx_t *e, const Rtr__TxMsg *m)
 
 /* ---- client events ------------------------------------------------------------------- */
 
+/* rtd_warming - is the router still warming up? A (re)started router learns its routes from
+ * the backends' hellos, which take up to a heartbeat to come, while its clients may send at
+ * once. Until every backend of the facility has said hello, or failure_timeout_ms after the
+ * first event, a message for a partition without a backend is not rejected NODSTFND: it is
+ * dropped, and the client's vote resend (answered with a NACK from 0) brings it back. */
+static bool
+rtd_warming(rtd_core_t *core, uint64_t now_ms)
+{
+    size_t up = 0;
+
+    if (core->warm)
+        return false;
+    if (!core->started) {
+        core->started = true;
+        core->t0_ms = now_ms;
+    }
+    for (size_t b = 0; b < core->fac->nbackends; b++)
+        up += core->be_up[b] ? 1 : 0;
+    if (up == core->fac->nbackends ||
+        now_ms >= core->t0_ms + (uint64_t)core->fac->settings.failure_timeout_ms)
+        core->warm = true;
+    return !core->warm;
+}
+
+/* rtd_nack_unknown - TxNack{from 0} for a TID the router does not hold: the client (the
+ * source, which keeps every message until the outcome) resends them all. Safe for a
+ * transaction that may have been decided: its backend deduplicates by TID and answers with
+ * the recorded outcome. */
+static void
+rtd_nack_unknown(rtd_core_t *core, const rtd_id_t *to, const ProtobufCBinaryData *tid,
+                 uint32_t channel)
+{
+    rtd_action_t *a = rtd_act_send(core, RTD_SOCK_CLIENTS, to, RTR__ENVELOPE__BODY_TX_NACK);
+    a->body.tx_nack.tid = *tid; /* borrowed from the event */
+    a->body.tx_nack.from_index = 0;
+    a->body.tx_nack.has_channel = 1;
+    a->body.tx_nack.channel = channel;
+    core->ctr.nacks_sent++;
+}
+
 static rtr_status_t
 rtd_client_first(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from, const Rtr__TxMsg *m)
 {
@@ -498,14 +543,27 @@ rtd_client_first(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from, const 
     rtd_tx_t *e;
     rtr_status_t sts;
 
-    if (m->index != 0) { /* see rtd.h: it cannot have committed */
+    bool warming = rtd_warming(core, now_ms), resent = m->has_resent && m->resent;
+
+    if (m->index != 0) {
         core->ctr.tx_unknown++;
-        rtd_send_rejected(core, from, m->tid.data, m->channel, RTR_STS_NOTFOUND, false, 0);
+        if (warming || resent) /* its first messages may have been dropped: all again */
+            rtd_nack_unknown(core, from, &m->tid, m->channel);
+        else /* see rtd.h: it cannot have committed */
+            rtd_send_rejected(core, from, m->tid.data, m->channel, RTR_STS_NOTFOUND, false, 0);
         return RTR_STS_OK;
     }
     sts = rtd_route(core, &m->body, &part);
-    if (sts == RTR_STS_OK && core->part_backend[part] < 0)
+    if (sts == RTR_STS_OK && core->part_backend[part] < 0) {
+        if (warming || resent) {
+            /* Warming up: the backend's hello is on its way. A resend: the transaction may
+             * have reached its backend before (a lost outcome), so "no destination" could be
+             * a lie - the client keeps it until a backend serves the partition again. */
+            core->ctr.tx_deferred++;
+            return RTR_STS_OK;
+        }
         sts = RTR_STS_NODSTFND;
+    }
     if (sts != RTR_STS_OK) {
         if (sts == RTR_STS_NODSTFND)
             core->ctr.tx_nodstfnd++;
@@ -578,9 +636,12 @@ rtd_client_vote(rtd_core_t *core, const rtd_id_t *from, const Rtr__TxVote *v)
     rtd_tx_t *e = rtd_tx_find(core, v->tid.data);
 
     if (e == NULL) {
-        /* Never answer "rejected" here: a lost TxOutcome{accepted} looks exactly like this.
-         * The client resolves it with TxQuery. */
+        /* Never answer "rejected" here: a lost TxOutcome{accepted} looks exactly like this,
+         * and so does a transaction whose first message this router dropped while warming up.
+         * Ask for every message again: the backend answers a decided one with its outcome. */
         core->ctr.tx_unknown++;
+        if (v->accept)
+            rtd_nack_unknown(core, from, &v->tid, v->channel);
         return RTR_STS_OK;
     }
     if (!rtd_id_eq(&e->client, from)) {
@@ -855,6 +916,7 @@ rtd_core_on_client(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from,
                    const Rtr__Envelope *env)
 {
     rtd_begin(core);
+    (void)rtd_warming(core, now_ms); /* the warm-up counts from the first event */
     switch (env->body_case) {
     case RTR__ENVELOPE__BODY_HEARTBEAT:
         return RTR_STS_OK;
@@ -1004,6 +1066,7 @@ rtd_core_on_backend(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from,
     rtd_action_t *a;
 
     rtd_begin(core);
+    (void)rtd_warming(core, now_ms); /* the warm-up counts from the first event */
     if (b < 0) {
         core->ctr.unknown_backend++;
         return RTR_STS_NOTFOUND;

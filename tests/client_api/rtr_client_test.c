@@ -167,6 +167,7 @@ Test(rtr_client, nack_resends_from_index)
     for (uint32_t i = 0; i < 3; i++) {
         env = expect_router(RTR__ENVELOPE__BODY_TX_MSG);
         cr_assert_eq(env->tx_msg->index, i);
+        cr_assert_not(env->tx_msg->has_resent && env->tx_msg->resent, "a first send");
         memcpy(tidb, env->tx_msg->tid.data, 16);
     }
     tstp_nack(&P, P.router, tidb, 1, ch);
@@ -174,6 +175,7 @@ Test(rtr_client, nack_resends_from_index)
         env = expect_router(RTR__ENVELOPE__BODY_TX_MSG);
         cr_assert_eq(env->tx_msg->index, i);
         cr_assert_eq(*(uint32_t *)env->tx_msg->body.data, m[i]);
+        cr_assert(env->tx_msg->has_resent && env->tx_msg->resent, "a resend says so");
     }
 }
 

@@ -8,7 +8,7 @@
 # of the daemon and program logs and exits 1. Waits poll files or admin state with deadlines.
 
 P=$$
-BASE=$((20000 + (P % 2000) * 10))
+BASE=$((15000 + (P % 300) * 10)) # below the ephemeral ports (32768-60999)
 SRV_PIDS=() # pid of each bank server slot (index = slot), "" when not running
 SRV_ARGS=() # the arguments of each slot, to restart it
 SRV_RESTARTS=0

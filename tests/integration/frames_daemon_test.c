@@ -263,7 +263,7 @@ static void
 fr_pick_ports(void)
 {
     for (int attempt = 0; attempt < 50; attempt++) {
-        int base = 40000 + (int)(((unsigned)getpid() * 7u + (unsigned)attempt * 131u) % 2400u) * 8;
+        int base = 27000 + (int)(((unsigned)getpid() * 7u + (unsigned)attempt * 131u) % 600u) * 8;
         bool ok = true;
         for (int i = 0; i < FR_NPORTS && ok; i++)
             ok = fr_port_free(base + i);

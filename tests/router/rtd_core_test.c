@@ -197,6 +197,8 @@ hello_both(void)
     hello("be2", "P_HIGH");
 }
 
+static bool msg_resent; /* the next msg_from marks its TxMsg as a resend */
+
 /* msg - TxMsg{tid (INC, counter), index, key} from `who`; returns the core's status. */
 static rtr_status_t
 msg_from(const char *who, uint64_t now, uint64_t counter, uint32_t index, uint32_t key,
@@ -220,6 +222,9 @@ msg_from(const char *who, uint64_t now, uint64_t counter, uint32_t index, uint32
     m.flags = flags;
     m.has_timeout_ms = timeout_ms != 0;
     m.timeout_ms = timeout_ms;
+    m.has_resent = msg_resent;
+    m.resent = msg_resent;
+    msg_resent = false;
     env.body_case = RTR__ENVELOPE__BODY_TX_MSG;
     env.tx_msg = &m;
     rtr_status_t sts = client_env(now, who, &env);
@@ -321,8 +326,8 @@ Test(rtd_core, routes_first_message_to_the_partition_backend)
 
 Test(rtd_core, nodstfnd_without_backend_or_partition)
 {
-    hello("be1", "P_LOW"); /* nobody serves P_HIGH */
-    cr_assert_eq(msg(0, 1, 0, 700, 0, 0), RTR_STS_OK);
+    hello("be1", "P_LOW"); /* nobody serves P_HIGH (after the warm-up: failure_timeout_ms) */
+    cr_assert_eq(msg(1000, 1, 0, 700, 0, 0), RTR_STS_OK);
     cr_assert_eq(T.n, 1);
     expect_rejected(0, 1, RTR_STS_NODSTFND);
     cr_assert_eq(msg(0, 2, 0, 5000, 0, 0), RTR_STS_OK); /* no partition holds 5000 */
@@ -502,6 +507,53 @@ Test(rtd_core, duplicates_dropped_and_gaps_nacked)
     cr_assert_eq(T.got[0]->tx_msg->index, 2);
     cr_assert_eq(rtd_core_counters(T.core)->nacks_sent, 1);
     cr_assert_eq(rtd_core_counters(T.core)->msgs_routed, 3);
+}
+
+Test(rtd_core, warming_up_defers_instead_of_nodstfnd)
+{
+    Rtr__Envelope *e;
+
+    hello("be1", "P_LOW"); /* at t = 0: be2's hello is still on its way */
+    cr_assert_eq(msg(10, 1, 0, 700, RTD_SEN_ACCEPT, 0), RTR_STS_OK);
+    cr_assert_eq(T.n, 0, "dropped, not rejected, while warming up");
+    cr_assert_eq(rtd_core_counters(T.core)->tx_deferred, 1);
+    cr_assert_not(known(1));
+    /* a later message of a transaction the router never held: all again */
+    cr_assert_eq(msg(20, 2, 1, 700, 0, 0), RTR_STS_OK);
+    e = expect_send(0, RTD_SOCK_CLIENTS, CLIENT, RTR__ENVELOPE__BODY_TX_NACK);
+    cr_assert_eq(e->tx_nack->from_index, 0);
+    /* the client's vote resend for TID 1: NACK from 0 */
+    vote(1, true, 1, 0);
+    e = expect_send(0, RTD_SOCK_CLIENTS, CLIENT, RTR__ENVELOPE__BODY_TX_NACK);
+    cr_assert_eq(e->tx_nack->from_index, 0);
+    cr_assert_eq(e->tx_nack->channel, 3);
+    /* be2's hello arrives: the resent message is routed */
+    hello("be2", "P_HIGH");
+    msg_resent = true;
+    cr_assert_eq(msg(30, 1, 0, 700, RTD_SEN_ACCEPT, 0), RTR_STS_OK);
+    expect_send(0, RTD_SOCK_PEERS, "be2", RTR__ENVELOPE__BODY_TX_MSG);
+    expect_send(1, RTD_SOCK_PEERS, "be2", RTR__ENVELOPE__BODY_VOTE_REQUEST);
+}
+
+Test(rtd_core, warm_up_ends_after_failure_timeout_and_resends_are_never_nodstfnd)
+{
+    hello("be1", "P_LOW");
+    cr_assert_eq(msg(1000, 1, 0, 700, 0, 0), RTR_STS_OK); /* warm-up over: a fresh one */
+    expect_rejected(0, 1, RTR_STS_NODSTFND);
+    msg_resent = true; /* a resend may have been decided before: never "no destination" */
+    cr_assert_eq(msg(1100, 2, 0, 700, RTD_SEN_ACCEPT, 0), RTR_STS_OK);
+    cr_assert_eq(T.n, 0);
+    cr_assert_eq(rtd_core_counters(T.core)->tx_deferred, 1);
+}
+
+Test(rtd_core, unknown_tid_vote_asks_for_every_message_again)
+{
+    hello_both();
+    vote(7, true, 1, 0); /* e.g. its outcome was lost: the backend will answer it again */
+    Rtr__Envelope *e = expect_send(0, RTD_SOCK_CLIENTS, CLIENT, RTR__ENVELOPE__BODY_TX_NACK);
+    cr_assert_eq(e->tx_nack->from_index, 0);
+    vote(8, false, 0, 3); /* an unknown reject: nothing to do */
+    cr_assert_eq(T.n, 0);
 }
 
 Test(rtd_core, unknown_tid_later_message_is_rejected_notfound)

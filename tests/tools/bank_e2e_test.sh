@@ -15,7 +15,7 @@ RTRCLI=${1:?usage: bank_e2e_test.sh RTRCLI BANK_SERVER BANK_CLIENT BANK_VERIFY}
 SERVER=${2:?} CLIENT=${3:?} VERIFY=${4:?}
 T=$(mktemp -d /tmp/rtr-bank-XXXXXX) || exit 1
 P=$$
-BASE=$((30000 + (P % 1500) * 20))
+BASE=$((18000 + (P % 300) * 10)) # below the ephemeral ports (32768-60999)
 S1="" S2="" CPID=""
 
 cleanup() {

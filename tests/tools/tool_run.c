@@ -68,7 +68,7 @@ tool_facility_write(const char *dir, const char *tag, char **admin_fmt_out)
 {
     /* tcp ports are never bound by these tests, but a per-process base keeps them apart from
      * the other suites running in parallel all the same */
-    int base = 20000 + (int)(getpid() % 2000) * 10;
+    int base = 24000 + (int)(getpid() % 300) * 10; /* < 32768: not ephemeral */
     long pid = (long)getpid();
     char *path, *text;
 
