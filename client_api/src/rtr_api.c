@@ -324,6 +324,32 @@ rtr_start_tx(rtr_channel_t channel, rtr_sta_flag_t flags, rtr_timout_t timoutms,
     return sts;
 }
 
+/* rtrl_msgs_append - append a copy of (pmsg, msglen, flags) to a message list that grows by
+ * doubling: a client transaction's messages or a server transaction's replies, kept until the
+ * outcome for resending. RTR_STS_NOMEM leaves the list as it was. */
+static rtr_status_t
+rtrl_msgs_append(rtrl_msg_t **msgs, uint32_t *n, uint32_t *cap, const void *pmsg,
+                 rtr_msglen_t msglen, uint32_t flags)
+{
+    rtrl_msg_t *m;
+
+    if (*n == *cap) {
+        uint32_t ncap = *cap ? 2 * *cap : 4;
+        if ((m = realloc(*msgs, ncap * sizeof *m)) == NULL)
+            return RTR_STS_NOMEM;
+        *msgs = m;
+        *cap = ncap;
+    }
+    m = &(*msgs)[*n];
+    if ((m->body = rtrl_dup(pmsg, msglen)) == NULL)
+        return RTR_STS_NOMEM;
+    m->len = msglen;
+    m->flags = flags;
+    m->sent = false;
+    (*n)++;
+    return RTR_STS_OK;
+}
+
 rtr_status_t
 rtr_send_to_server(rtr_channel_t channel, rtr_sen_flag_t flags, rtr_msgbuf_t pmsg,
                    rtr_msglen_t msglen, rtr_msgfmt_t msgfmt)
@@ -349,24 +375,9 @@ rtr_send_to_server(rtr_channel_t channel, rtr_sen_flag_t flags, rtr_msgbuf_t pms
         sts = RTR_STS_BUSY;
         goto out;
     }
-    if (tx->nmsgs == tx->cap) {
-        uint32_t cap = tx->cap ? 2 * tx->cap : 4;
-        rtrl_msg_t *m = realloc(tx->msgs, cap * sizeof *m);
-        if (m == NULL) {
-            sts = RTR_STS_NOMEM;
-            goto out;
-        }
-        tx->msgs = m;
-        tx->cap = cap;
-    }
-    if ((tx->msgs[tx->nmsgs].body = rtrl_dup(pmsg, msglen)) == NULL) {
-        sts = RTR_STS_NOMEM;
+    if ((sts = rtrl_msgs_append(&tx->msgs, &tx->nmsgs, &tx->cap, pmsg, msglen, flags)) !=
+        RTR_STS_OK)
         goto out;
-    }
-    tx->msgs[tx->nmsgs].len = msglen;
-    tx->msgs[tx->nmsgs].flags = flags;
-    tx->msgs[tx->nmsgs].sent = false;
-    tx->nmsgs++;
     if ((sts = rtrl_send_tx_msg(ctx, ch, tx->nmsgs - 1)) != RTR_STS_OK)
         goto out;
     if (flags & RTR_F_SEN_ACCEPT) {
@@ -459,23 +470,9 @@ rtr_reply_to_client(rtr_channel_t channel, rtr_rep_flag_t flags, rtr_msgbuf_t pm
         sts = RTR_STS_BUSY;
         goto out;
     }
-    if (stx->nreplies == stx->cap) {
-        uint32_t cap = stx->cap ? 2 * stx->cap : 4;
-        rtrl_msg_t *m = realloc(stx->replies, cap * sizeof *m);
-        if (m == NULL) {
-            sts = RTR_STS_NOMEM;
-            goto out;
-        }
-        stx->replies = m;
-        stx->cap = cap;
-    }
-    if ((stx->replies[stx->nreplies].body = rtrl_dup(pmsg, msglen)) == NULL) {
-        sts = RTR_STS_NOMEM;
+    if ((sts = rtrl_msgs_append(&stx->replies, &stx->nreplies, &stx->cap, pmsg, msglen, flags)) !=
+        RTR_STS_OK)
         goto out;
-    }
-    stx->replies[stx->nreplies].len = msglen;
-    stx->replies[stx->nreplies].flags = flags;
-    stx->nreplies++;
     if ((sts = rtrl_send_server_reply(ctx, ch, stx->nreplies - 1)) != RTR_STS_OK)
         goto out;
     if (flags & RTR_F_REP_ACCEPT)
