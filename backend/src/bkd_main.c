@@ -14,7 +14,6 @@
  * event the core's queued actions are executed at once (bkd_net_run_actions).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,68 +27,13 @@
 
 #include "bkd_daemon_impl.h"
 
-typedef struct {
-    const char *config;
-    const char *node;
-    const char *log;
-    const char *level;
-} bkd_args_t;
-
-static void
-bkd_usage(FILE *f)
-{
-    fprintf(f, "usage: rtr-backend --config FILE --node NAME [--log FILE] [--log-level LEVEL]\n"
-               "  --config FILE      the facility configuration (libconfig)\n"
-               "  --node NAME        this backend's name in the facility\n"
-               "  --log FILE         append log lines to FILE (default: stderr)\n"
-               "  --log-level LEVEL  emerg|alert|crit|err|warning|notice|info|debug\n"
-               "                     (default: the facility's settings.log_level)\n"
-               "  --help             this text\n"
-               "Serves the partitions whose primary is NODE: delivers transactions to the local\n"
-               "server applications, hardens commit decisions in the journal, replays them.\n"
-               "SIGTERM or SIGINT stops it cleanly. Exit status: 0 clean stop, 1 bad config or\n"
-               "busy journal/endpoint, 3 journal failure (fail over).\n");
-}
-
-static int
-bkd_parse_args(int argc, char **argv, bkd_args_t *a)
-{
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "node", required_argument, NULL, 'n' },
-        { "log", required_argument, NULL, 'l' },    { "log-level", required_argument, NULL, 'L' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 }
-    };
-    int ch;
-
-    memset(a, 0, sizeof(*a));
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c':
-            a->config = optarg;
-            break;
-        case 'n':
-            a->node = optarg;
-            break;
-        case 'l':
-            a->log = optarg;
-            break;
-        case 'L':
-            a->level = optarg;
-            break;
-        case 'h':
-            bkd_usage(stdout);
-            return 0;
-        default:
-            bkd_usage(stderr);
-            return 1;
-        }
-    }
-    if (optind != argc || a->config == NULL || a->node == NULL) {
-        bkd_usage(stderr);
-        return 1;
-    }
-    return -1;
-}
+/* What --help says after the usage line. */
+static const char bkd_about[] =
+    "The RTR backend: serves the partitions whose primary is NODE. Delivers transactions to the\n"
+    "local server applications, hardens commit decisions in its journal, replays the\n"
+    "transactions of a server that died. SIGTERM or SIGINT stops it cleanly. Admin: rtrcli on\n"
+    "its admin endpoint. Exit status: 0 clean stop, 1 bad command line, bad config or busy\n"
+    "journal/endpoint, 3 journal failure (fail over).";
 
 /* bkd_mkdir_parents - create the missing parents of dir with mode 0700 (the journal itself is
  * created by jrn_open). */
@@ -337,17 +281,23 @@ bkd_setup_signals(bkd_backend_t *b)
 int
 main(int argc, char **argv)
 {
-    bkd_args_t a;
+    cmn_daemon_args_t a;
     bkd_backend_t b;
     cmn_facility_t *fac = NULL;
     cmn_diag_t *diag = NULL;
     cmn_load_opts_t lo = { CMN_JOURNAL_CHECK_NODE, NULL };
     cmn_log_level_t level;
     rtr_status_t sts;
-    int rc = bkd_parse_args(argc, argv, &a);
+    int rc;
 
-    if (rc >= 0)
-        return rc;
+    switch (cmn_daemon_args("rtr-backend", bkd_about, argc, argv, &a)) {
+    case CMN_DAEMON_ARGS_RUN:
+        break;
+    case CMN_DAEMON_ARGS_HELP:
+        return 0;
+    default:
+        return 1;
+    }
     memset(&b, 0, sizeof(b));
     b.sigfd = -1;
     lo.node = a.node;

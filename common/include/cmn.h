@@ -69,6 +69,26 @@ void cmn_log(cmn_log_level_t level, const char *msgid, const char *file, int lin
     } while (0)
 void cmn_assert_fail(const char *cond, const char *file, int line) __attribute__((noreturn));
 
+/* ---- daemons -------------------------------------------------------------------------- */
+
+/* The command line of every RTR daemon (rtr-router, rtr-backend). Pointers are borrowed from
+ * argv; NULL when an option was not given. */
+typedef struct {
+    const char *config, *node, *log, *level;
+} cmn_daemon_args_t;
+
+typedef enum {
+    CMN_DAEMON_ARGS_RUN = 0, /* parsed: go on */
+    CMN_DAEMON_ARGS_HELP,    /* --help printed on stdout: exit 0 */
+    CMN_DAEMON_ARGS_BAD,     /* a clear message (and the usage) on stderr: exit 1 */
+} cmn_daemon_args_rc_t;
+
+/* cmn_daemon_args - parse "PROG --config FILE --node NAME [--log FILE] [--log-level LEVEL]
+ * [--help]"; `about` (the daemon's own description) is printed by --help between the usage
+ * line and the options. --config and --node are required; extra arguments are refused. */
+cmn_daemon_args_rc_t cmn_daemon_args(const char *prog, const char *about, int argc, char **argv,
+                                     cmn_daemon_args_t *a);
+
 /* ---- time ---------------------------------------------------------------------------- */
 
 /* cmn_now_mono_ns - monotonic clock in nanoseconds (CLOCK_MONOTONIC). Only daemons and tools

@@ -6,84 +6,22 @@
  * the sockets, run the loop until SIGTERM/SIGINT. Exit 0 on a clean stop, 1 on bad arguments,
  * a bad config or a busy endpoint (with one clear line on stderr), 2 on a runtime failure.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rtd_impl.h"
 
-static void
-rtd_usage(FILE *f)
-{
-    fprintf(f, "usage: rtr-router --config FILE --node NAME [--log FILE] [--log-level LEVEL]\n"
-               "\n"
-               "The RTR router: routes each transaction by its key to the backend serving the\n"
-               "key's partition and coordinates its commit (last-agent protocol). Keeps no\n"
-               "durable state.\n"
-               "\n"
-               "  --config FILE      the facility configuration (docs/facility.conf)\n"
-               "  --node NAME        this router's name in the facility's `routers` list\n"
-               "  --log FILE         append log lines to FILE (default: stderr; \"-\" = stderr)\n"
-               "  --log-level LEVEL  emerg|alert|crit|err|warning|notice|info|debug\n"
-               "                     (default: the facility's settings.log_level)\n"
-               "  --help             this text\n"
-               "\n"
-               "SIGTERM or SIGINT stops the router cleanly. Admin: rtrcli on the router's admin\n"
-               "endpoint (show router | facility | partition | transaction [TID] | counters).\n");
-}
-
-typedef struct {
-    const char *config, *node, *log, *level;
-} rtd_args_t;
-
-static int
-rtd_parse_args(int argc, char **argv, rtd_args_t *a)
-{
-    static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "node", required_argument, NULL, 'n' },
-        { "log", required_argument, NULL, 'l' },    { "log-level", required_argument, NULL, 'L' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
-    };
-    int c;
-
-    memset(a, 0, sizeof *a);
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            a->config = optarg;
-            break;
-        case 'n':
-            a->node = optarg;
-            break;
-        case 'l':
-            a->log = optarg;
-            break;
-        case 'L':
-            a->level = optarg;
-            break;
-        case 'h':
-            rtd_usage(stdout);
-            exit(0);
-        default:
-            rtd_usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "rtr-router: unexpected argument \"%s\"\n", argv[optind]);
-        return -1;
-    }
-    if (a->config == NULL || a->node == NULL) {
-        fprintf(stderr, "rtr-router: --config and --node are required (see --help)\n");
-        return -1;
-    }
-    return 0;
-}
+/* What --help says after the usage line. */
+static const char rtd_about[] =
+    "The RTR router: routes each transaction by its key to the backend serving the key's\n"
+    "partition and coordinates its commit (last-agent protocol). Keeps no durable state.\n"
+    "SIGTERM or SIGINT stops it cleanly. Admin: rtrcli on the router's admin endpoint (show\n"
+    "router | facility | partition | transaction [TID] | counters).";
 
 /* rtd_load - load the facility and find this router; 0 or -1 with a message on stderr. */
 static int
-rtd_load(rtd_router_t *r, const rtd_args_t *a)
+rtd_load(rtd_router_t *r, const cmn_daemon_args_t *a)
 {
     cmn_load_opts_t lo = { CMN_JOURNAL_CHECK_NONE, NULL };
     cmn_diag_t *diag = NULL;
@@ -109,15 +47,21 @@ int
 main(int argc, char **argv)
 {
     rtd_router_t r;
-    rtd_args_t a;
+    cmn_daemon_args_t a;
     cmn_log_level_t level;
     rtr_status_t sts;
     int rc = 1;
 
     memset(&r, 0, sizeof r);
     r.sigfd = -1;
-    if (rtd_parse_args(argc, argv, &a) != 0)
+    switch (cmn_daemon_args("rtr-router", rtd_about, argc, argv, &a)) {
+    case CMN_DAEMON_ARGS_RUN:
+        break;
+    case CMN_DAEMON_ARGS_HELP:
+        return 0;
+    default:
         return 1;
+    }
     if (rtd_load(&r, &a) != 0)
         goto out;
     level = r.fac->settings.log_level;
