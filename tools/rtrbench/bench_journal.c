@@ -31,7 +31,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -639,23 +638,6 @@ bench_report_json(const bench_jrun_t *r, const bench_jresult_t *s)
     json_decref(v);
 }
 
-/* bench_row - one METRIC/VALUE row; value formatted like printf. */
-static void bench_row(tool_table_t *t, const char *metric, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-bench_row(tool_table_t *t, const char *metric, const char *fmt, ...)
-{
-    char value[64];
-    const char *cells[2] = { metric, value };
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(value, sizeof value, fmt, ap);
-    va_end(ap);
-    tool_table_add(t, cells);
-}
-
 static void
 bench_report_text(const bench_jrun_t *r, const bench_jresult_t *s)
 {
@@ -665,21 +647,22 @@ bench_report_text(const bench_jrun_t *r, const bench_jresult_t *s)
 
     if (t == NULL)
         return;
-    bench_row(t, "records hardened", "%" PRIu64, s->hardened);
-    bench_row(t, "elapsed", "%.2f s", s->elapsed_s);
-    bench_row(t, "hardened records/s", "%.0f", s->rate);
-    bench_row(t, "latency p50", "%s", tool_fmt_ns(s->p50, b[0], sizeof b[0]));
-    bench_row(t, "latency p99", "%s", tool_fmt_ns(s->p99, b[1], sizeof b[1]));
-    bench_row(t, "latency p99.9", "%s", tool_fmt_ns(s->p999, b[2], sizeof b[2]));
-    bench_row(t, "latency max", "%s", tool_fmt_ns(s->max, b[3], sizeof b[3]));
-    bench_row(t, "flushes (fsyncs)", "%" PRIu64, s->flushes);
-    bench_row(t, "records per flush", "%.2f", s->per_flush);
-    bench_row(t, "checkpoints", "%" PRIu64, s->checkpoints);
-    bench_row(t, "fsync p50 (4 KiB + fdatasync)", "%s",
-              tool_fmt_ns(s->fsync_p50, b[4], sizeof b[4]));
-    bench_row(t, "fsync p99", "%s", tool_fmt_ns(s->fsync_p99, b[0], sizeof b[0]));
+    tool_table_metric(t, "records hardened", "%" PRIu64, s->hardened);
+    tool_table_metric(t, "elapsed", "%.2f s", s->elapsed_s);
+    tool_table_metric(t, "hardened records/s", "%.0f", s->rate);
+    tool_table_metric(t, "latency p50", "%s", tool_fmt_ns(s->p50, b[0], sizeof b[0]));
+    tool_table_metric(t, "latency p99", "%s", tool_fmt_ns(s->p99, b[1], sizeof b[1]));
+    tool_table_metric(t, "latency p99.9", "%s", tool_fmt_ns(s->p999, b[2], sizeof b[2]));
+    tool_table_metric(t, "latency max", "%s", tool_fmt_ns(s->max, b[3], sizeof b[3]));
+    tool_table_metric(t, "flushes (fsyncs)", "%" PRIu64, s->flushes);
+    tool_table_metric(t, "records per flush", "%.2f", s->per_flush);
+    tool_table_metric(t, "checkpoints", "%" PRIu64, s->checkpoints);
+    tool_table_metric(t, "fsync p50 (4 KiB + fdatasync)", "%s",
+                      tool_fmt_ns(s->fsync_p50, b[4], sizeof b[4]));
+    tool_table_metric(t, "fsync p99", "%s", tool_fmt_ns(s->fsync_p99, b[0], sizeof b[0]));
     if (r->o->producers == 1 && s->fsync_p50 > 0)
-        bench_row(t, "latency p50 / fsync p50", "%.2f", (double)s->p50 / (double)s->fsync_p50);
+        tool_table_metric(t, "latency p50 / fsync p50", "%.2f",
+                          (double)s->p50 / (double)s->fsync_p50);
     tool_table_print(t, stdout);
     tool_table_free(&t);
     if (r->o->keep)

@@ -704,23 +704,6 @@ bench_treport_json(const bench_trun_t *r, const bench_tresult_t *s)
     json_decref(v);
 }
 
-/* bench_trow - one METRIC/VALUE row; value formatted like printf. */
-static void bench_trow(tool_table_t *t, const char *metric, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-bench_trow(tool_table_t *t, const char *metric, const char *fmt, ...)
-{
-    char value[64];
-    const char *cells[2] = { metric, value };
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(value, sizeof value, fmt, ap);
-    va_end(ap);
-    tool_table_add(t, cells);
-}
-
 static void
 bench_treport_text(const bench_tresult_t *s)
 {
@@ -730,21 +713,21 @@ bench_treport_text(const bench_tresult_t *s)
 
     if (t == NULL)
         return;
-    bench_trow(t, "window", "%.2f s", s->window_s);
-    bench_trow(t, "committed", "%" PRIu64, s->committed);
-    bench_trow(t, "committed tx/s", "%.0f", s->rate);
-    bench_trow(t, "rejected", "%" PRIu64, s->rejected);
+    tool_table_metric(t, "window", "%.2f s", s->window_s);
+    tool_table_metric(t, "committed", "%" PRIu64, s->committed);
+    tool_table_metric(t, "committed tx/s", "%.0f", s->rate);
+    tool_table_metric(t, "rejected", "%" PRIu64, s->rejected);
     for (size_t i = 0; i < s->nrej; i++)
-        bench_trow(t, "  of which", "%s: %" PRIu64, bench_trej_name(&s->rej[i], b, sizeof b),
-                   s->rej[i].count);
-    bench_trow(t, "outcome unknown", "%" PRIu64, s->unknown);
-    bench_trow(t, "errors", "%" PRIu64, s->errors);
-    bench_trow(t, "latency p50", "%s", tool_fmt_ns(s->p50, b, sizeof b));
-    bench_trow(t, "latency p95", "%s", tool_fmt_ns(s->p95, b, sizeof b));
-    bench_trow(t, "latency p99", "%s", tool_fmt_ns(s->p99, b, sizeof b));
-    bench_trow(t, "latency p99.9", "%s", tool_fmt_ns(s->p999, b, sizeof b));
-    bench_trow(t, "latency max", "%s", tool_fmt_ns(s->max, b, sizeof b));
-    bench_trow(t, "latency mean", "%s", tool_fmt_ns(s->mean, b, sizeof b));
+        tool_table_metric(t, "  of which", "%s: %" PRIu64, bench_trej_name(&s->rej[i], b, sizeof b),
+                          s->rej[i].count);
+    tool_table_metric(t, "outcome unknown", "%" PRIu64, s->unknown);
+    tool_table_metric(t, "errors", "%" PRIu64, s->errors);
+    tool_table_metric(t, "latency p50", "%s", tool_fmt_ns(s->p50, b, sizeof b));
+    tool_table_metric(t, "latency p95", "%s", tool_fmt_ns(s->p95, b, sizeof b));
+    tool_table_metric(t, "latency p99", "%s", tool_fmt_ns(s->p99, b, sizeof b));
+    tool_table_metric(t, "latency p99.9", "%s", tool_fmt_ns(s->p999, b, sizeof b));
+    tool_table_metric(t, "latency max", "%s", tool_fmt_ns(s->max, b, sizeof b));
+    tool_table_metric(t, "latency mean", "%s", tool_fmt_ns(s->mean, b, sizeof b));
     tool_table_print(t, stdout);
     tool_table_free(&t);
 }

@@ -1,6 +1,8 @@
 /*
  * table.c - aligned text tables for the tools' default output.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,4 +105,17 @@ tool_json_print(const json_t *v, FILE *out)
     /* 12 significant digits: 1930.5 prints as 1930.5, not 1930.5000000000002 */
     json_dumpf(v, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     fputc('\n', out);
+}
+
+int
+tool_table_metric(tool_table_t *t, const char *metric, const char *fmt, ...)
+{
+    char value[64];
+    const char *cells[2] = { metric, value };
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    return tool_table_add(t, cells);
 }

@@ -31,6 +31,11 @@ tool_table_t *tool_table_new(size_t ncols, const char *const *headers);
  * Returns 0, or -1 on out of memory (the table is unchanged). */
 int tool_table_add(tool_table_t *t, const char *const *cells);
 
+/* tool_table_metric - append a two-column METRIC/VALUE row, the value formatted like printf
+ * (at most 63 characters). Returns what tool_table_add returns. */
+int tool_table_metric(tool_table_t *t, const char *metric, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* tool_table_print - print the header and rows aligned; the table is unchanged. */
 void tool_table_print(const tool_table_t *t, FILE *out);
 
