@@ -530,6 +530,7 @@ bkd_pump(bkd_core_t *c, uint32_t part)
         tx->state = BKD_TX_ACTIVE;
         tx->delivered = 0;
         tx->vote = 0;
+        tx->vote_retry = false;
         tx->already_applied = false;
         tx->vreq_sent = false;
         tx->voted_ticket = 0;
@@ -584,9 +585,7 @@ bkd_replay(bkd_core_t *c, bkd_tx_t *tx)
     bkd_tx_drop_replies(tx);
     tx->uncertain = decided;
     tx->old_n = 0;
-    tx->state = BKD_TX_QUEUED;
-    bkd_queue_push(c, tx, true);
-    bkd_pump(c, tx->part);
+    bkd_requeue(c, tx);
 }
 
 rtr_status_t
@@ -615,9 +614,7 @@ bkd_core_tx_settle(bkd_core_t *c, const cmn_tid_t *tid, bool retry)
     tx->replays = 0;
     tx->uncertain = true;
     tx->old_n = 0;
-    tx->state = BKD_TX_QUEUED;
-    bkd_queue_push(c, tx, true);
-    bkd_pump(c, tx->part);
+    bkd_requeue(c, tx);
     return RTR_STS_OK;
 }
 
@@ -639,7 +636,8 @@ bkd_retry(bkd_core_t *c, bkd_tx_t *tx)
         bkd_requeue(c, tx);
 }
 
-/* bkd_requeue - a retried transaction's server is done with it (or gone): queue it again. */
+/* bkd_requeue - deliver the transaction again (a replay, a retry, the operator's retry): it
+ * leaves its server channel, if any, and goes to the front of its partition's queue. */
 static void
 bkd_requeue(bkd_core_t *c, bkd_tx_t *tx)
 {
@@ -647,8 +645,6 @@ bkd_requeue(bkd_core_t *c, bkd_tx_t *tx)
         tx->srv->tx = NULL;
         tx->srv = NULL;
     }
-    tx->vote = 0;
-    tx->vote_retry = false;
     tx->state = BKD_TX_QUEUED;
     bkd_queue_push(c, tx, true);
     bkd_pump(c, tx->part);

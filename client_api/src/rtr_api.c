@@ -427,8 +427,13 @@ rtrl_server_chan_get(rtr_channel_t channel, rtrl_ctx_t **pctx, rtrl_chan_t **pch
     return sts;
 }
 
+/* rtrl_server_vote - the server's vote (1 accept, -1 reject) on its transaction in hand;
+ * `applied`: an uncertain replay found already committed; `retry`: a reject asking RTR to
+ * deliver the transaction again (RTR_F_REJ_RETRY). The same vote again is OK, the opposite
+ * BUSY, no transaction in hand NOTFOUND. */
 static rtr_status_t
-rtrl_server_vote(rtrl_ctx_t *ctx, rtrl_chan_t *ch, int vote, rtr_reason_t reason, bool applied)
+rtrl_server_vote(rtrl_ctx_t *ctx, rtrl_chan_t *ch, int vote, rtr_reason_t reason, bool applied,
+                 bool retry)
 {
     rtrl_stx_t *stx = ch->stx;
 
@@ -439,6 +444,7 @@ rtrl_server_vote(rtrl_ctx_t *ctx, rtrl_chan_t *ch, int vote, rtr_reason_t reason
     stx->vote = vote;
     stx->reason = reason;
     stx->already_applied = applied;
+    stx->retry = retry;
     /* The backend keeps an early vote until its vote request arrives (protocol.md §6). */
     return rtrl_send_server_vote(ctx, ch);
 }
@@ -476,7 +482,7 @@ rtr_reply_to_client(rtr_channel_t channel, rtr_rep_flag_t flags, rtr_msgbuf_t pm
     if ((sts = rtrl_send_server_reply(ctx, ch, stx->nreplies - 1)) != RTR_STS_OK)
         goto out;
     if (flags & RTR_F_REP_ACCEPT)
-        sts = rtrl_server_vote(ctx, ch, 1, RTR_NO_REASON, false);
+        sts = rtrl_server_vote(ctx, ch, 1, RTR_NO_REASON, false, false);
 out:
     rtrl_ctx_put(ctx);
     return sts;
@@ -498,7 +504,8 @@ rtr_accept_tx(rtr_channel_t channel, rtr_acc_flag_t flags, rtr_reason_t reason)
     else if (!ch->server && (flags & RTRX_F_ACC_ALREADY_APPLIED))
         sts = RTR_STS_INVFLAGS;
     else if (ch->server)
-        sts = rtrl_server_vote(ctx, ch, 1, reason, (flags & RTRX_F_ACC_ALREADY_APPLIED) != 0);
+        sts =
+            rtrl_server_vote(ctx, ch, 1, reason, (flags & RTRX_F_ACC_ALREADY_APPLIED) != 0, false);
     else
         sts = rtrl_client_vote(ctx, ch, true, reason);
     rtrl_ctx_put(ctx);
@@ -518,15 +525,12 @@ rtr_reject_tx(rtr_channel_t channel, rtr_rej_flag_t flags, rtr_reason_t reason)
         return sts;
     if (ch->state != RTRL_CH_OPEN)
         sts = RTR_STS_INVCHANNEL;
-    else if (ch->server) {
-        if (ch->stx != NULL && ch->stx->vote == 0 && !ch->stx->outcome)
-            ch->stx->retry = (flags & RTR_F_REJ_RETRY) != 0;
-        sts = rtrl_server_vote(ctx, ch, -1, reason, false);
-    } else if (flags & RTR_F_REJ_RETRY) {
+    else if (ch->server)
+        sts = rtrl_server_vote(ctx, ch, -1, reason, false, (flags & RTR_F_REJ_RETRY) != 0);
+    else if (flags & RTR_F_REJ_RETRY)
         sts = RTR_STS_INVFLAGS; /* a retry is the server's request: RTR delivers it again */
-    } else {
+    else
         sts = rtrl_client_vote(ctx, ch, false, reason);
-    }
     rtrl_ctx_put(ctx);
     return sts;
 }
@@ -548,7 +552,7 @@ rtr_prepare_tx(rtr_channel_t channel, rtr_pre_flag_t flags, rtr_reason_t reason,
     if ((sts = rtrl_server_chan_get(channel, &ctx, &ch)) != RTR_STS_OK)
         return sts;
     /* A server's prepare is its vote to commit (the prepare data is not kept). */
-    sts = rtrl_server_vote(ctx, ch, 1, reason, false);
+    sts = rtrl_server_vote(ctx, ch, 1, reason, false, false);
     rtrl_ctx_put(ctx);
     return sts;
 }
@@ -577,7 +581,7 @@ rtrl_implicit(rtrl_ctx_t *ctx, rtrl_chan_t *ch)
     due = (ch->flags & RTR_F_OPE_EXPLICIT_PREPARE) ? stx->prepare_queued
                                                    : (stx->vote_requested || stx->last_seen);
     if (due)
-        (void)rtrl_server_vote(ctx, ch, 1, RTR_NO_REASON, false);
+        (void)rtrl_server_vote(ctx, ch, 1, RTR_NO_REASON, false, false);
 }
 
 static bool

@@ -460,16 +460,24 @@ rtd_forward(rtd_core_t *core, rtd_tx_t *e, const Rtr__TxMsg *m)
     core->ctr.msgs_routed++;
 }
 
-/* rtd_nack_client - ask the client (the source of TxMsg) to resend from e->nmsgs. */
+/* rtd_send_nack - TxNack{tid, from} to client `to` (the source of TxMsg, which resends). */
+static void
+rtd_send_nack(rtd_core_t *core, const rtd_id_t *to, const uint8_t tid[16], uint32_t from,
+              uint32_t channel)
+{
+    rtd_action_t *a = rtd_act_send(core, RTD_SOCK_CLIENTS, to, RTR__ENVELOPE__BODY_TX_NACK);
+    a->body.tx_nack.tid = rtd_act_tid(a, tid);
+    a->body.tx_nack.from_index = from;
+    a->body.tx_nack.has_channel = 1;
+    a->body.tx_nack.channel = channel;
+    core->ctr.nacks_sent++;
+}
+
+/* rtd_nack_client - ask the client to resend from e->nmsgs. */
 static void
 rtd_nack_client(rtd_core_t *core, rtd_tx_t *e)
 {
-    rtd_action_t *a = rtd_act_send(core, RTD_SOCK_CLIENTS, &e->client, RTR__ENVELOPE__BODY_TX_NACK);
-    a->body.tx_nack.tid = rtd_act_tid(a, e->tid);
-    a->body.tx_nack.from_index = e->nmsgs;
-    a->body.tx_nack.has_channel = 1;
-    a->body.tx_nack.channel = e->channel;
-    core->ctr.nacks_sent++;
+    rtd_send_nack(core, &e->client, e->tid, e->nmsgs, e->channel);
 }
 
 /* rtd_client_refill - a TxMsg in VOTING: only the resends of messages the backend NACKed are
@@ -528,12 +536,7 @@ static void
 rtd_nack_unknown(rtd_core_t *core, const rtd_id_t *to, const ProtobufCBinaryData *tid,
                  uint32_t channel)
 {
-    rtd_action_t *a = rtd_act_send(core, RTD_SOCK_CLIENTS, to, RTR__ENVELOPE__BODY_TX_NACK);
-    a->body.tx_nack.tid = *tid; /* borrowed from the event */
-    a->body.tx_nack.from_index = 0;
-    a->body.tx_nack.has_channel = 1;
-    a->body.tx_nack.channel = channel;
-    core->ctr.nacks_sent++;
+    rtd_send_nack(core, to, tid->data, 0, channel); /* tid checked: 16 bytes (rtd_tid_ok) */
 }
 
 static rtr_status_t
