@@ -424,7 +424,7 @@ bkd_tx_fill_info(bkd_core_t *c, const bkd_tx_t *tx, bkd_tx_info_t *ti)
 {
     memset(ti, 0, sizeof(*ti));
     cmn_tid_format(&tx->t, ti->tid, sizeof(ti->tid));
-    ti->partition = c->parts[tx->part].name;
+    ti->partition = tx->fenced ? "-" : c->parts[tx->part].name; /* a tombstone has none */
     ti->router = tx->router;
     ti->channel = tx->channel;
     ti->state = tx->state;

@@ -954,6 +954,13 @@ Test(bkd_core, query_for_an_unknown_tid_fences_it)
     cr_assert_eq(e->tx_outcome->status, RTR_STS_NOROUTER);
     bkd_core_counters(f.c, &k);
     cr_assert_eq(k.tx_fenced, 1);
+    {
+        cmn_tid_t t = { INC, 11 };
+        bkd_tx_info_t ti;
+        cr_assert_eq(bkd_core_tx_info(f.c, &t, &ti), RTR_STS_OK);
+        cr_assert_str_eq(ti.partition, "-", "a tombstone belongs to no partition");
+        cr_assert_eq(ti.state, BKD_TX_DONE);
+    }
     cr_assert_eq(k.tx_started, 0);
     fx_free(&f);
 }
