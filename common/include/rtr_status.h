@@ -61,7 +61,12 @@ extern "C" {
     X(OUTCOMEUNKNOWN, "router lost after the vote request: outcome not yet known") \
     X(INVEVTNUM, "invalid event number")                                           \
     X(CLIABORT, "transaction aborted by the client")                               \
-    X(SRVREJECT, "transaction rejected by the server (see the reason)")
+    X(SRVREJECT, "transaction rejected by the server (see the reason)")            \
+    X(FENCED, "a newer epoch of the partition exists: the sender was fenced")      \
+    X(NOQUORUM, "no majority of the routers answered (facility register)")         \
+    X(NOSHADOW, "remember = deny and no shadow partner can harden the commit")     \
+    X(RESEED, "the partner no longer has the records needed: re-seed the member")  \
+    X(DIVERGED, "the shadow server's result differs from the primary's")
 
 typedef enum {
 #define RTR_STATUS_ENUM_(name, text) RTR_STS_##name,

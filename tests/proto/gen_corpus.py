@@ -138,9 +138,9 @@ BAD = {
     # unknown fields, wrong wire types, groups, undefined enum values
     "bad-env-unknown-top": env_hb() + u(6, 1),
     "bad-env-unknown-max-field": env_hb() + u(536870911, 1),
-    "bad-env-unknown-in-heartbeat": env_hb(hb=heartbeat() + ld(3, "x")),
+    "bad-env-unknown-in-heartbeat": env_hb(hb=heartbeat() + ld(9, "x")),
     "bad-env-unknown-deep-txmsg": env_batch([record(extra=ld(5, txmsg() + u(9, 1)))]),
-    "bad-env-unknown-second-record": env_batch([record(1), record(2, extra=u(13, 1))]),
+    "bad-env-unknown-second-record": env_batch([record(1), record(2, extra=u(29, 1))]),
     "bad-env-unknown-wiretype-fixed64": key(1, I64) + bytes(8) + ld(2, "r1") + u(3, 0),
     "bad-env-unknown-wiretype-sender-varint": u(1, 1) + u(2, 1),
     "bad-env-unknown-wiretype-body-varint": header() + u(16, 1),
