@@ -24,7 +24,7 @@
  * in events_dropped, copies sent in events_forwarded.
  *
  * Single backend per partition (RTR's plain `active` state): a COMMIT needs only the local
- * journal. The shadow pair adds one condition to bkd_vote_checklist (bkd_core.c).
+ * journal. The shadow pair adds one condition to bkd_vote_checklist (bkd_core_tx.c).
  *
  * Ownership: bkd_core_new returns a core the caller frees with bkd_core_free. Envelopes given
  * to event functions are borrowed for the call. An action taken with bkd_core_next_action is
@@ -151,7 +151,7 @@ rtr_status_t bkd_core_router_msg(bkd_core_t *c, const char *router, const Rtr__E
 rtr_status_t bkd_core_server_msg(bkd_core_t *c, const char *id, const Rtr__Envelope *env);
 
 /* bkd_core_server_lost - server process `id` is gone (timeout, new incarnation, or its
- * link dropped): its channels close and its transactions are replayed (see bkd_core.c). */
+ * link dropped): its channels close and its transactions are replayed (see bkd_deliver.c). */
 void bkd_core_server_lost(bkd_core_t *c, const char *id);
 
 /* bkd_core_router_up - router `router` is connected (its first frame, or the first of a new

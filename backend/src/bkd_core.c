@@ -1,22 +1,19 @@
 /*
- * bkd_core.c - the backend's pure state machine: delivery, the vote checklist, CSNs, outcomes
- * and replays for the partitions this backend serves alone (RTR's plain `active` state).
+ * bkd_core.c - the backend's pure state machine: its life, and the event entry points of bkd.h
+ * (router and server messages, links up and lost, journal progress, the clock, start-up), with
+ * the partition and server-channel bookkeeping they do. What the events set in motion lives
+ * beside it: bkd_core_tx.c decides (the vote checklist, CSNs, outcomes) and keeps the tables;
+ * bkd_deliver.c delivers to servers and replays. The partitions are served alone (RTR's plain
+ * `active` state).
  *
  * Design note (invariants):
  * - A transaction is delivered to at most one server channel at a time (tx->srv <-> srv->tx).
  *   A server channel holds one transaction from Deliver msg1 until its ServerDone.
- * - Nothing is journaled before the vote. The only record a transaction writes before its
- *   outcome is its VOTED record, and it is written only when the server voted accept; the
- *   hardened VOTED record IS the commit decision (bkd_vote_checklist).
- * - CSNs are dense per partition: next_n starts at the journal's last n + 1 and is taken only
- *   by bkd_vote_checklist, immediately followed by the append of that n.
  * - Every message to a peer that must be answered is resent from here on the timer until it
  *   is (VoteRequest until a vote, ServerOutcome until ServerDone); receivers dedup by
  *   (TID, index), so resending is always safe.
- * - A transaction whose server is lost is replayed: undecided -> msg1 again (its vote is void);
- *   decided COMMIT without ServerDone -> msg1_uncertain. After replay_limit replays, a decided
- *   one goes to EXCEPTION (journal state) and waits; an undecided one is aborted with
- *   RTR_STS_SRVDIED (it has no record to put in EXCEPTION).
+ * - A message from a server is taken only from the channel that holds its transaction
+ *   (bkd_srv_tx): one from an execution that was replayed elsewhere is counted and ignored.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +22,6 @@
 
 #include "bkd_core_impl.h"
 #include "wire.h"
-
-static void bkd_pump(bkd_core_t *c, uint32_t part);
-static void bkd_deliver_pending(bkd_core_t *c, bkd_tx_t *tx);
-static void bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx);
-static void bkd_retry(bkd_core_t *c, bkd_tx_t *tx);
-static void bkd_requeue(bkd_core_t *c, bkd_tx_t *tx);
 
 /* ---- life ------------------------------------------------------------------------------ */
 
@@ -110,9 +101,9 @@ bkd_core_free(bkd_core_t **cp)
     *cp = NULL;
 }
 
-/* ---- sending ----------------------------------------------------------------------------- */
+/* ---- sending to routers -------------------------------------------------------------------- */
 
-static void
+void
 bkd_send_tx_outcome(bkd_core_t *c, const bkd_tx_t *tx, const char *router, uint32_t channel,
                     bool accepted, uint32_t status, uint32_t reason, uint64_t csn)
 {
@@ -165,73 +156,6 @@ bkd_send_nack(bkd_core_t *c, bkd_sock_t sock, const char *to, const uint8_t tid[
 }
 
 static void
-bkd_send_server_outcome(bkd_core_t *c, bkd_tx_t *tx)
-{
-    Rtr__Envelope env = RTR__ENVELOPE__INIT;
-    Rtr__ServerOutcome o = RTR__SERVER_OUTCOME__INIT;
-
-    if (tx->srv == NULL)
-        return;
-    o.tid.data = tx->tid;
-    o.tid.len = 16;
-    o.channel = tx->srv->channel;
-    o.accepted = tx->accepted;
-    o.status = tx->out_status;
-    o.has_reason = tx->out_reason != 0;
-    o.reason = tx->out_reason;
-    env.body_case = RTR__ENVELOPE__BODY_SERVER_OUTCOME;
-    env.server_outcome = &o;
-    bkd_emit_send(c, BKD_SOCK_SERVERS, tx->srv->id, &env);
-    tx->outcome_sent_ms = c->now_ms;
-    bkd_emit_timer(c, c->now_ms + c->resend_ms);
-}
-
-static void
-bkd_send_vote_request(bkd_core_t *c, bkd_tx_t *tx)
-{
-    Rtr__Envelope env = RTR__ENVELOPE__INIT;
-    Rtr__VoteRequest v = RTR__VOTE_REQUEST__INIT;
-
-    v.tid.data = tx->tid;
-    v.tid.len = 16;
-    v.nmsgs = tx->vreq_n;
-    env.body_case = RTR__ENVELOPE__BODY_VOTE_REQUEST;
-    env.vote_request = &v;
-    bkd_emit_send(c, BKD_SOCK_SERVERS, tx->srv->id, &env);
-    tx->vreq_sent = true;
-    tx->vreq_sent_ms = c->now_ms;
-    bkd_emit_timer(c, c->now_ms + c->resend_ms);
-}
-
-static void
-bkd_send_deliver(bkd_core_t *c, bkd_tx_t *tx, uint32_t i)
-{
-    Rtr__Envelope env = RTR__ENVELOPE__INIT;
-    Rtr__Deliver d = RTR__DELIVER__INIT;
-    const bkd_msg_t *m = &tx->msgs[i];
-
-    d.tid.data = tx->tid;
-    d.tid.len = 16;
-    d.channel = tx->srv->channel;
-    if (i > 0)
-        d.kind = RTR__DELIVER_KIND__DELIVER_MSGN;
-    else if (tx->uncertain)
-        d.kind = RTR__DELIVER_KIND__DELIVER_MSG1_UNCERTAIN;
-    else
-        d.kind = RTR__DELIVER_KIND__DELIVER_MSG1;
-    d.index = i;
-    d.body.data = m->body;
-    d.body.len = m->len;
-    d.has_format = m->format != 0;
-    d.format = m->format;
-    d.has_last = 1;
-    d.last = (tx->vreq && i + 1 == tx->vreq_n) || (m->flags & BKD_SEN_ACCEPT) != 0;
-    env.body_case = RTR__ENVELOPE__BODY_DELIVER;
-    env.deliver = &d;
-    bkd_emit_send(c, BKD_SOCK_SERVERS, tx->srv->id, &env);
-}
-
-static void
 bkd_send_tx_reply(bkd_core_t *c, const bkd_tx_t *tx, const bkd_reply_t *r)
 {
     Rtr__Envelope env = RTR__ENVELOPE__INIT;
@@ -252,436 +176,6 @@ bkd_send_tx_reply(bkd_core_t *c, const bkd_tx_t *tx, const bkd_reply_t *r)
     bkd_emit_send(c, BKD_SOCK_ROUTER, tx->router, &env);
 }
 
-/* ---- journal actions ---------------------------------------------------------------------- */
-
-static uint64_t
-bkd_emit_set_state(bkd_core_t *c, uint32_t part, uint64_t n, Rtr__TxState state, uint64_t moved_to)
-{
-    bkd_action_t a;
-
-    memset(&a, 0, sizeof(a));
-    a.kind = BKD_ACT_JOURNAL_SET_STATE;
-    a.part = part;
-    a.ticket = ++c->next_ticket;
-    a.n = n;
-    a.state = state;
-    a.moved_to = moved_to;
-    bkd_push_action(c, &a);
-    return c->next_ticket;
-}
-
-/* bkd_digest_replies - digest of the server's replies and vote (JournalRecord.digest): what a
- * shadow's execution of the same CSN must reproduce. */
-static uint64_t
-bkd_digest_replies(const bkd_tx_t *tx)
-{
-    uint64_t h = BKD_DIGEST_INIT;
-    uint8_t v = tx->vote > 0 ? 1 : 0;
-
-    for (uint32_t i = 0; i < tx->nreplies; i++) {
-        uint8_t b[4];
-        cmn_put_be32(b, tx->replies[i].index);
-        h = bkd_digest(h, b, 4);
-        h = bkd_digest(h, tx->replies[i].body, tx->replies[i].len);
-    }
-    return bkd_digest(h, &v, 1);
-}
-
-/* bkd_append_voted - assign the next CSN of the partition and queue the VOTED record. */
-static void
-bkd_append_voted(bkd_core_t *c, bkd_tx_t *tx)
-{
-    bkd_part_t *p = &c->parts[tx->part];
-    Rtr__JournalRecord r = RTR__JOURNAL_RECORD__INIT;
-    Rtr__TxMessage *mv = calloc(tx->vreq_n ? tx->vreq_n : 1, sizeof(*mv));
-    Rtr__TxMessage **mp = calloc(tx->vreq_n ? tx->vreq_n : 1, sizeof(*mp));
-    char *parts[1] = { p->name };
-    uint8_t dig[8], *buf = NULL;
-    size_t len = 0;
-    bkd_action_t a;
-
-    RTR_ASSERT(mv != NULL && mp != NULL);
-    if (tx->n != 0)
-        tx->old_n = tx->n; /* a re-execution: the old record becomes MOVED */
-    tx->epoch = p->epoch;
-    tx->n = p->next_n++;
-    tx->accepted_ms = c->wall_ms;
-    for (uint32_t i = 0; i < tx->vreq_n; i++) {
-        rtr__tx_message__init(&mv[i]);
-        mv[i].index = i;
-        mv[i].body.data = tx->msgs[i].body;
-        mv[i].body.len = tx->msgs[i].len;
-        mv[i].has_flags = tx->msgs[i].flags != 0;
-        mv[i].flags = tx->msgs[i].flags;
-        mv[i].has_format = tx->msgs[i].format != 0;
-        mv[i].format = tx->msgs[i].format;
-        mp[i] = &mv[i];
-    }
-    cmn_put_be64(dig, bkd_digest_replies(tx));
-    r.epoch = tx->epoch;
-    r.n = tx->n;
-    r.tid.data = tx->tid;
-    r.tid.len = 16;
-    r.state = RTR__TX_STATE__TX_VOTED;
-    r.n_messages = tx->vreq_n;
-    r.messages = mp;
-    r.coordinator = p->name;
-    r.n_participants = 1;
-    r.participants = parts;
-    r.has_digest = 1;
-    r.digest.data = dig;
-    r.digest.len = 8;
-    r.has_watermark = 1;
-    r.watermark = tx->watermark;
-    r.has_accepted_ms = 1;
-    r.accepted_ms = tx->accepted_ms;
-    r.has_replays = tx->replays != 0;
-    r.replays = tx->replays;
-
-    memset(&a, 0, sizeof(a));
-    a.kind = BKD_ACT_JOURNAL_APPEND;
-    a.part = tx->part;
-    RTR_ASSERT(wire_encode(&r.base, 0, &buf, &len) == RTR_STS_OK);
-    RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
-                           (ProtobufCMessage **)&a.rec) == RTR_STS_OK);
-    free(buf);
-    free(mv);
-    free(mp);
-    a.ticket = ++c->next_ticket;
-    tx->voted_ticket = a.ticket;
-    bkd_push_action(c, &a);
-    bkd_hard_push(c, tx);
-    /* The MOVED mark goes in after the new record, so a crash between the two leaves the old
-     * record VOTED and the new one VOTED: replay finds the newer by TID. */
-    if (tx->old_n != 0) {
-        bkd_emit_set_state(c, tx->part, tx->old_n, RTR__TX_STATE__TX_MOVED, tx->n);
-        c->ctr.moved++;
-    }
-    tx->state = BKD_TX_HARDENING;
-}
-
-/* ---- decisions ---------------------------------------------------------------------------- */
-
-static void bkd_replay(bkd_core_t *c, bkd_tx_t *tx);
-
-/* bkd_finish - a transaction is over: free its server channel, keep it for dedup/TxQuery. */
-static void
-bkd_finish(bkd_core_t *c, bkd_tx_t *tx)
-{
-    uint32_t part = tx->part;
-
-    if (tx->srv != NULL) {
-        tx->srv->tx = NULL;
-        tx->srv = NULL;
-    }
-    if (tx->queued)
-        bkd_queue_remove(c, tx);
-    tx->state = BKD_TX_DONE;
-    bkd_tx_drop_bodies(tx);
-    bkd_tx_drop_replies(tx);
-    bkd_pump(c, part);
-}
-
-static void
-bkd_decide_abort(bkd_core_t *c, bkd_tx_t *tx, uint32_t status, uint32_t reason, bool tell_router)
-{
-    tx->accepted = false;
-    tx->out_status = status;
-    tx->out_reason = reason;
-    c->ctr.tx_aborted++;
-    if (tell_router)
-        bkd_send_tx_outcome(c, tx, tx->router, tx->channel, false, status, reason, 0);
-    if (tx->srv != NULL) {
-        tx->state = BKD_TX_ABORTED;
-        bkd_send_server_outcome(c, tx); /* resent until ServerDone */
-    } else {
-        bkd_finish(c, tx);
-    }
-}
-
-static void
-bkd_decide_commit(bkd_core_t *c, bkd_tx_t *tx, bool first_decision)
-{
-    tx->accepted = true;
-    tx->out_status = RTR_STS_OK;
-    tx->out_reason = 0;
-    tx->state = BKD_TX_COMMITTED;
-    if (first_decision) {
-        c->ctr.tx_committed++;
-        bkd_send_tx_outcome(c, tx, tx->router, tx->channel, true, RTR_STS_OK, 0, tx->n);
-    }
-    if (tx->srv != NULL)
-        bkd_send_server_outcome(c, tx); /* resent until ServerDone */
-    else
-        bkd_replay(c, tx); /* the server went away while the record hardened */
-}
-
-/*
- * THE VOTE CHECKLIST (docs/protocol.md step 7, DESIGN §5 step 6). The only place that decides
- * a transaction after its vote request; called whenever any of its inputs may have changed.
- * A COMMIT is reported to anyone (server or client) only when every box is ticked:
- *   1. the vote request arrived (the router collected every other vote: nmsgs is final);
- *   2. the backend holds messages 0..nmsgs-1, and the server voting has been given all of them;
- *   3. the server voted: accept goes on; reject -> ABORT with no CSN (nothing journaled);
- *      a msg1_uncertain replay answered "already applied" keeps the CSN it had: COMMIT again;
- *   4. a CSN n was assigned (next n = last hardened n + 1, dense) and its VOTED record
- *      {tid, messages, digest of replies and vote, watermark, accepted_ms} was appended;
- *   5. that record is hardened in the local journal (jrn group commit: fsync done);
- *   6. (shadow pair, later) every in-sync member acked (e, n) under a valid lease: one more
- *      `if (!...) return;` here - nothing else changes.
- * The hardened record is the commit decision: once 5 (and 6) hold, the outcome can no longer
- * change, so it is safe to tell the server and the client.
- */
-static void
-bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx)
-{
-    bool reexecuted;
-
-    if (tx->state != BKD_TX_ACTIVE && tx->state != BKD_TX_HARDENING)
-        return;
-    /* 1 */
-    if (!tx->vreq)
-        return;
-    /* 2 */
-    if (tx->held < tx->vreq_n || tx->delivered < tx->vreq_n)
-        return;
-    /* 3 */
-    if (tx->vote == 0)
-        return;
-    if (tx->vote < 0) {
-        if (tx->uncertain) { /* a committed transaction the server now refuses */
-            bkd_replay(c, tx);
-            return;
-        }
-        if (tx->vote_retry && tx->replays < c->replay_limit) {
-            bkd_retry(c, tx);
-            return;
-        }
-        bkd_decide_abort(c, tx, RTR_STS_SRVREJECT, tx->vote_reason, true);
-        return;
-    }
-    if (tx->uncertain && tx->already_applied && tx->voted_ticket == 0) {
-        bkd_decide_commit(c, tx, false); /* the old CSN stands */
-        return;
-    }
-    /* 4 */
-    if (tx->voted_ticket == 0) {
-        bkd_append_voted(c, tx);
-        return;
-    }
-    /* 5 */
-    if (tx->voted_ticket > c->hardened)
-        return;
-    /* 6: (shadow pair) in-sync acks under a valid lease - not yet. */
-    reexecuted = tx->old_n != 0;
-    if (tx->n > c->parts[tx->part].hardened_n)
-        c->parts[tx->part].hardened_n = tx->n;
-    bkd_decide_commit(c, tx, !reexecuted && !tx->uncertain);
-}
-
-/* ---- delivery and replay ----------------------------------------------------------------- */
-
-/* bkd_part_exclusive - one server at a time: a non-concurrent partition, or a
- * NOCONCURRENT channel attached to it. */
-static bool
-bkd_part_exclusive(const bkd_core_t *c, uint32_t part)
-{
-    if (!c->parts[part].concurrent)
-        return true;
-    for (size_t i = 0; i < c->nsrv; i++)
-        if (c->srv[i]->part == part && (c->srv[i]->flags & BKD_OPE_NOCONCURRENT))
-            return true;
-    return false;
-}
-
-/* bkd_part_has_server - is any server channel attached to the partition? */
-static bool
-bkd_part_has_server(const bkd_core_t *c, uint32_t part)
-{
-    for (size_t i = 0; i < c->nsrv; i++)
-        if (c->srv[i]->part == part)
-            return true;
-    return false;
-}
-
-static void
-bkd_pump(bkd_core_t *c, uint32_t part)
-{
-    bool exclusive = bkd_part_exclusive(c, part);
-
-    while (c->parts[part].qhead != NULL) {
-        bkd_srv_t *free_srv = NULL;
-        bkd_tx_t *tx;
-
-        for (size_t i = 0; i < c->nsrv; i++) {
-            bkd_srv_t *s = c->srv[i];
-            if (s->part != part)
-                continue;
-            if (s->tx != NULL && exclusive)
-                return;
-            if (s->tx == NULL && free_srv == NULL)
-                free_srv = s;
-        }
-        if (free_srv == NULL)
-            return;
-        tx = bkd_queue_pop(c, part);
-        tx->srv = free_srv;
-        free_srv->tx = tx;
-        tx->state = BKD_TX_ACTIVE;
-        tx->delivered = 0;
-        tx->vote = 0;
-        tx->vote_retry = false;
-        tx->already_applied = false;
-        tx->vreq_sent = false;
-        tx->voted_ticket = 0;
-        bkd_deliver_pending(c, tx);
-    }
-}
-
-/* bkd_deliver_pending - send what the server lacks: held messages not yet delivered, then
- * the vote request once it has them all. */
-static void
-bkd_deliver_pending(bkd_core_t *c, bkd_tx_t *tx)
-{
-    if (tx->srv == NULL || tx->state != BKD_TX_ACTIVE)
-        return;
-    while (tx->delivered < tx->held && (!tx->vreq || tx->delivered < tx->vreq_n))
-        bkd_send_deliver(c, tx, tx->delivered++);
-    /* A server that already voted (early rtr_accept_tx) needs no vote request, unless it
-     * asked to see the prepare explicitly. */
-    if (tx->vreq && !tx->vreq_sent && tx->delivered >= tx->vreq_n &&
-        (tx->vote == 0 || (tx->srv->flags & BKD_OPE_EXPLICIT_PREPARE)))
-        bkd_send_vote_request(c, tx);
-    bkd_vote_checklist(c, tx);
-}
-
-/* bkd_replay - the transaction's server is gone (or refused a committed replay): deliver it
- * again to a free server, msg1_uncertain if it was decided COMMIT; EXCEPTION or SRVDIED after
- * replay_limit replays. */
-static void
-bkd_replay(bkd_core_t *c, bkd_tx_t *tx)
-{
-    bool decided = tx->n != 0 && tx->voted_ticket <= c->hardened &&
-                   (tx->state == BKD_TX_COMMITTED || tx->uncertain);
-
-    if (tx->srv != NULL) {
-        tx->srv->tx = NULL;
-        tx->srv = NULL;
-    }
-    tx->replays++;
-    c->ctr.replays++;
-    if (tx->replays > c->replay_limit) {
-        if (decided) {
-            RTR_LOG(CMN_LOG_ERR, "BKD-EXCEPTION", "partition=%s csn=%llu replays=%u",
-                    c->parts[tx->part].name, (unsigned long long)tx->n, tx->replays - 1);
-            bkd_emit_set_state(c, tx->part, tx->n, RTR__TX_STATE__TX_EXCEPTION, 0);
-            tx->state = BKD_TX_EXCEPTION;
-            c->ctr.tx_exception++;
-        } else {
-            bkd_decide_abort(c, tx, RTR_STS_SRVDIED, 0, true);
-        }
-        return;
-    }
-    bkd_tx_drop_replies(tx);
-    tx->uncertain = decided;
-    tx->old_n = 0;
-    bkd_requeue(c, tx);
-}
-
-rtr_status_t
-bkd_core_tx_settle(bkd_core_t *c, const cmn_tid_t *tid, bool retry)
-{
-    uint8_t b[16];
-    bkd_tx_t *tx;
-
-    cmn_tid_pack(tid, b);
-    tx = bkd_tx_find(c, b);
-    if (tx == NULL)
-        return RTR_STS_NOTFOUND;
-    if (tx->state != BKD_TX_EXCEPTION)
-        return RTR_STS_INVARG;
-    RTR_LOG(CMN_LOG_NOTICE, "BKD-SETTLE", "partition=%s csn=%llu action=%s replays=%u",
-            c->parts[tx->part].name, (unsigned long long)tx->n, retry ? "retry" : "done",
-            tx->replays - 1);
-    if (!retry) { /* applied by the operator: the record is DONE, the transaction over */
-        bkd_emit_set_state(c, tx->part, tx->n, RTR__TX_STATE__TX_DONE, 0);
-        bkd_finish(c, tx);
-        return RTR_STS_OK;
-    }
-    /* Back to the state a decided, unapplied transaction has after a restart: VOTED in the
-     * journal, replayed as msg1_uncertain with a fresh replay count. */
-    bkd_emit_set_state(c, tx->part, tx->n, RTR__TX_STATE__TX_VOTED, 0);
-    tx->replays = 0;
-    tx->uncertain = true;
-    tx->old_n = 0;
-    bkd_requeue(c, tx);
-    return RTR_STS_OK;
-}
-
-/* bkd_retry - the server rejected this execution with RTR_F_REJ_RETRY (RTR's "deliver it
- * again", e.g. after a deadlock in its database): nothing is decided. The server is told the
- * execution is over (ServerOutcome{rejected}: it has rolled back) and, once it says done, the
- * transaction is queued again at the front, for any server. Each retry counts as a replay: at
- * replay_limit the next reject is final (SRVREJECT with the server's reason). */
-static void
-bkd_retry(bkd_core_t *c, bkd_tx_t *tx)
-{
-    tx->replays++;
-    c->ctr.retries++;
-    tx->state = BKD_TX_RETRYING;
-    bkd_tx_drop_replies(tx);
-    if (tx->srv != NULL)
-        bkd_send_server_outcome(c, tx); /* rejected: tx->accepted is false; resent until done */
-    else
-        bkd_requeue(c, tx);
-}
-
-/* bkd_requeue - deliver the transaction again (a replay, a retry, the operator's retry): it
- * leaves its server channel, if any, and goes to the front of its partition's queue. */
-static void
-bkd_requeue(bkd_core_t *c, bkd_tx_t *tx)
-{
-    if (tx->srv != NULL) {
-        tx->srv->tx = NULL;
-        tx->srv = NULL;
-    }
-    tx->state = BKD_TX_QUEUED;
-    bkd_queue_push(c, tx, true);
-    bkd_pump(c, tx->part);
-}
-
-/* bkd_srv_detach - a server channel goes away: what it held is replayed or settled. The
- * channel leaves the table first, so a replay can never be handed straight back to it. */
-static void
-bkd_srv_detach(bkd_core_t *c, bkd_srv_t *s)
-{
-    bkd_tx_t *tx = s->tx;
-    uint32_t part = s->part;
-
-    if (tx != NULL) {
-        tx->srv = NULL;
-        s->tx = NULL;
-    }
-    bkd_srv_remove(c, s);
-    if (tx != NULL) {
-        switch (tx->state) {
-        case BKD_TX_ACTIVE:
-        case BKD_TX_COMMITTED:
-            bkd_replay(c, tx);
-            break;
-        case BKD_TX_ABORTED: /* librtr rolls back a server's open transaction on link loss */
-            bkd_finish(c, tx);
-            break;
-        case BKD_TX_RETRYING: /* it was to be delivered again anyway */
-            bkd_requeue(c, tx);
-            break;
-        default: /* HARDENING: decided when it hardens, replayed then (bkd_decide_commit) */
-            break;
-        }
-    }
-    bkd_pump(c, part);
-}
-
 /* ---- router events ---------------------------------------------------------------------- */
 
 static int
@@ -695,7 +189,17 @@ bkd_part_by_name(const bkd_core_t *c, const char *name)
     return -1;
 }
 
-/* bkd_tx_known_msg - a TxMsg for a transaction we have: a duplicate, a reuse, or new data. */
+/* bkd_part_has_server - is any server channel attached to the partition? */
+static bool
+bkd_part_has_server(const bkd_core_t *c, uint32_t part)
+{
+    for (size_t i = 0; i < c->nsrv; i++)
+        if (c->srv[i]->part == part)
+            return true;
+    return false;
+}
+
+/* bkd_tx_msg_known - a TxMsg for a transaction we have: a duplicate, a reuse, or new data. */
 static void
 bkd_tx_msg_known(bkd_core_t *c, const char *router, bkd_tx_t *tx, const Rtr__TxMsg *m)
 {

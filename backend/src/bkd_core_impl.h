@@ -1,7 +1,9 @@
 /*
- * bkd_core_impl.h - the core's private structures, shared by bkd_core.c (events, the vote
- * checklist) and bkd_core_tx.c (tables, sending helpers, inspection). Included by no other
- * folder except the backend's tests.
+ * bkd_core_impl.h - the core's private structures and the functions its files share:
+ * bkd_core.c (life, event entry points, partition and server-channel bookkeeping),
+ * bkd_core_tx.c (the vote checklist, CSNs, outcomes; tables, actions, inspection) and
+ * bkd_deliver.c (delivery to servers, replay and requeue). Included by no other folder except
+ * the backend's tests.
  *
  * Thread rule: as bkd.h - one thread owns a core.
  */
@@ -135,6 +137,10 @@ struct bkd_core {
 /* bkd_tx_find - the transaction with this packed TID, or NULL. */
 bkd_tx_t *bkd_tx_find(bkd_core_t *c, const uint8_t tid[16]);
 
+/* bkd_tx_find_tid - the transaction with this TID (packed here), or NULL: for the calls of
+ * bkd.h that name a transaction by cmn_tid_t. */
+bkd_tx_t *bkd_tx_find_tid(bkd_core_t *c, const cmn_tid_t *tid);
+
 /* bkd_tx_create - a new QUEUED-less transaction (state QUEUED, not in a queue), linked into
  * the tables. NULL on out of memory. */
 bkd_tx_t *bkd_tx_create(bkd_core_t *c, const uint8_t tid[16], uint32_t part);
@@ -191,5 +197,74 @@ void bkd_emit_send(bkd_core_t *c, bkd_sock_t sock, const char *to, Rtr__Envelope
 
 /* bkd_emit_timer - ask to be called at deadline_ms. */
 void bkd_emit_timer(bkd_core_t *c, uint64_t deadline_ms);
+
+/* ---- bkd_core.c: sending to routers ------------------------------------------------- */
+
+/* bkd_send_tx_outcome - TxOutcome for tx's TID to client channel `channel` behind `router`
+ * (csn is sent only with accepted). Nothing when router is NULL or "": a transaction loaded
+ * from the journal, whose client asks with TxQuery. tx is borrowed. */
+void bkd_send_tx_outcome(bkd_core_t *c, const bkd_tx_t *tx, const char *router, uint32_t channel,
+                         bool accepted, uint32_t status, uint32_t reason, uint64_t csn);
+
+/* ---- bkd_core_tx.c: decisions ------------------------------------------------------- */
+
+/* bkd_emit_set_state - queue a JOURNAL_SET_STATE of record n of partition `part` (moved_to:
+ * the new n of a MOVED record, else 0). Returns its core ticket. */
+uint64_t bkd_emit_set_state(bkd_core_t *c, uint32_t part, uint64_t n, Rtr__TxState state,
+                            uint64_t moved_to);
+
+/* bkd_vote_checklist - THE VOTE CHECKLIST: decide tx once every box is ticked (the boxes are
+ * listed above its definition; the shadow pair's step 6 goes there). Call it whenever one of
+ * its inputs may have changed; it does nothing unless tx is ACTIVE or HARDENING. */
+void bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_finish - a transaction is over: free its server channel, keep it for dedup/TxQuery. */
+void bkd_finish(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_decide_abort - decide ABORT with status and reason (TxOutcome to the client when
+ * tell_router). A transaction on a server goes ABORTED and its server is told (resent until
+ * ServerDone); one without a server is finished at once. */
+void bkd_decide_abort(bkd_core_t *c, bkd_tx_t *tx, uint32_t status, uint32_t reason,
+                      bool tell_router);
+
+/* ---- bkd_deliver.c: delivery to servers, replay ------------------------------------- */
+
+/* bkd_send_server_outcome - ServerOutcome (tx->accepted, out_status, out_reason) to the server
+ * holding tx, nothing when none does; arms the resend timer (bkd_core_timer resends it until
+ * ServerDone). */
+void bkd_send_server_outcome(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_send_vote_request - VoteRequest{vreq_n} to the server holding tx (tx->srv must be set);
+ * arms the resend timer (bkd_core_timer resends it until a vote). */
+void bkd_send_vote_request(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_pump - hand the partition's queued transactions, front first, to its free server
+ * channels while there are any (one transaction at a time when the partition is exclusive),
+ * and start their delivery. */
+void bkd_pump(bkd_core_t *c, uint32_t part);
+
+/* bkd_deliver_pending - send what the server lacks: held messages not yet delivered, then
+ * the vote request once it has them all. */
+void bkd_deliver_pending(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_replay - the transaction's server is gone (or refused a committed replay): deliver it
+ * again to a free server, msg1_uncertain if it was decided COMMIT; EXCEPTION or SRVDIED after
+ * replay_limit replays. */
+void bkd_replay(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_retry - the server rejected this execution with RTR_F_REJ_RETRY (RTR's "deliver it
+ * again", e.g. after a deadlock in its database): nothing is decided. The server is told the
+ * execution is over (ServerOutcome{rejected}: it has rolled back) and, once it says done, the
+ * transaction is queued again at the front, for any server. Each retry counts as a replay: at
+ * replay_limit the next reject is final (SRVREJECT with the server's reason). */
+void bkd_retry(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_requeue - deliver the transaction again (a replay, a retry, the operator's retry): it
+ * leaves its server channel, if any, and goes to the front of its partition's queue. */
+void bkd_requeue(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_srv_detach - a server channel goes away: what it held is replayed or settled. The
+ * channel leaves the table first, so a replay can never be handed straight back to it. */
+void bkd_srv_detach(bkd_core_t *c, bkd_srv_t *s);
 
 #endif /* BKD_CORE_IMPL_H */

@@ -1,12 +1,19 @@
 /*
- * bkd_core_tx.c - the core's tables and plumbing: the transaction hash and list, message and
- * reply storage, partition queues, client watermarks, server channels, the action queue, and
- * the inspection calls of bkd.h.
+ * bkd_core_tx.c - the core's decisions and tables: the vote checklist, CSN assignment and the
+ * VOTED record, outcomes; then the transaction hash and list, message and reply storage,
+ * partition queues, client watermarks, server channels, the action queue, and the inspection
+ * calls of bkd.h.
  *
- * Design note: every outgoing envelope is stamped here and queued as an owned deep copy made
- * by encoding and strictly decoding it (wire_encode + wire_envelope_decode): the core builds
- * bodies on its stack without allocating their parts, the shell frees what it took with one
- * wire_free, and nothing the core sends can be a frame its peers would reject.
+ * Design note (invariants):
+ * - Nothing is journaled before the vote. The only record a transaction writes before its
+ *   outcome is its VOTED record, and it is written only when the server voted accept; the
+ *   hardened VOTED record IS the commit decision (bkd_vote_checklist).
+ * - CSNs are dense per partition: next_n starts at the journal's last n + 1 and is taken only
+ *   by bkd_vote_checklist, immediately followed by the append of that n.
+ * - Every outgoing envelope is stamped here and queued as an owned deep copy made by encoding
+ *   and strictly decoding it (wire_encode + wire_envelope_decode): the core builds bodies on
+ *   its stack without allocating their parts, the shell frees what it took with one wire_free,
+ *   and nothing the core sends can be a frame its peers would reject.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +21,235 @@
 
 #include "bkd_core_impl.h"
 #include "wire.h"
+
+/* ---- journal actions ---------------------------------------------------------------------- */
+
+uint64_t
+bkd_emit_set_state(bkd_core_t *c, uint32_t part, uint64_t n, Rtr__TxState state, uint64_t moved_to)
+{
+    bkd_action_t a;
+
+    memset(&a, 0, sizeof(a));
+    a.kind = BKD_ACT_JOURNAL_SET_STATE;
+    a.part = part;
+    a.ticket = ++c->next_ticket;
+    a.n = n;
+    a.state = state;
+    a.moved_to = moved_to;
+    bkd_push_action(c, &a);
+    return c->next_ticket;
+}
+
+/* bkd_digest_replies - digest of the server's replies and vote (JournalRecord.digest): what a
+ * shadow's execution of the same CSN must reproduce. */
+static uint64_t
+bkd_digest_replies(const bkd_tx_t *tx)
+{
+    uint64_t h = BKD_DIGEST_INIT;
+    uint8_t v = tx->vote > 0 ? 1 : 0;
+
+    for (uint32_t i = 0; i < tx->nreplies; i++) {
+        uint8_t b[4];
+        cmn_put_be32(b, tx->replies[i].index);
+        h = bkd_digest(h, b, 4);
+        h = bkd_digest(h, tx->replies[i].body, tx->replies[i].len);
+    }
+    return bkd_digest(h, &v, 1);
+}
+
+/* bkd_append_voted - assign the next CSN of the partition and queue the VOTED record. */
+static void
+bkd_append_voted(bkd_core_t *c, bkd_tx_t *tx)
+{
+    bkd_part_t *p = &c->parts[tx->part];
+    Rtr__JournalRecord r = RTR__JOURNAL_RECORD__INIT;
+    Rtr__TxMessage *mv = calloc(tx->vreq_n ? tx->vreq_n : 1, sizeof(*mv));
+    Rtr__TxMessage **mp = calloc(tx->vreq_n ? tx->vreq_n : 1, sizeof(*mp));
+    char *parts[1] = { p->name };
+    uint8_t dig[8], *buf = NULL;
+    size_t len = 0;
+    bkd_action_t a;
+
+    RTR_ASSERT(mv != NULL && mp != NULL);
+    if (tx->n != 0)
+        tx->old_n = tx->n; /* a re-execution: the old record becomes MOVED */
+    tx->epoch = p->epoch;
+    tx->n = p->next_n++;
+    tx->accepted_ms = c->wall_ms;
+    for (uint32_t i = 0; i < tx->vreq_n; i++) {
+        rtr__tx_message__init(&mv[i]);
+        mv[i].index = i;
+        mv[i].body.data = tx->msgs[i].body;
+        mv[i].body.len = tx->msgs[i].len;
+        mv[i].has_flags = tx->msgs[i].flags != 0;
+        mv[i].flags = tx->msgs[i].flags;
+        mv[i].has_format = tx->msgs[i].format != 0;
+        mv[i].format = tx->msgs[i].format;
+        mp[i] = &mv[i];
+    }
+    cmn_put_be64(dig, bkd_digest_replies(tx));
+    r.epoch = tx->epoch;
+    r.n = tx->n;
+    r.tid.data = tx->tid;
+    r.tid.len = 16;
+    r.state = RTR__TX_STATE__TX_VOTED;
+    r.n_messages = tx->vreq_n;
+    r.messages = mp;
+    r.coordinator = p->name;
+    r.n_participants = 1;
+    r.participants = parts;
+    r.has_digest = 1;
+    r.digest.data = dig;
+    r.digest.len = 8;
+    r.has_watermark = 1;
+    r.watermark = tx->watermark;
+    r.has_accepted_ms = 1;
+    r.accepted_ms = tx->accepted_ms;
+    r.has_replays = tx->replays != 0;
+    r.replays = tx->replays;
+
+    memset(&a, 0, sizeof(a));
+    a.kind = BKD_ACT_JOURNAL_APPEND;
+    a.part = tx->part;
+    RTR_ASSERT(wire_encode(&r.base, 0, &buf, &len) == RTR_STS_OK);
+    RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
+                           (ProtobufCMessage **)&a.rec) == RTR_STS_OK);
+    free(buf);
+    free(mv);
+    free(mp);
+    a.ticket = ++c->next_ticket;
+    tx->voted_ticket = a.ticket;
+    bkd_push_action(c, &a);
+    bkd_hard_push(c, tx);
+    /* The MOVED mark goes in after the new record, so a crash between the two leaves the old
+     * record VOTED and the new one VOTED: replay finds the newer by TID. */
+    if (tx->old_n != 0) {
+        bkd_emit_set_state(c, tx->part, tx->old_n, RTR__TX_STATE__TX_MOVED, tx->n);
+        c->ctr.moved++;
+    }
+    tx->state = BKD_TX_HARDENING;
+}
+
+/* ---- decisions ---------------------------------------------------------------------------- */
+
+void
+bkd_finish(bkd_core_t *c, bkd_tx_t *tx)
+{
+    uint32_t part = tx->part;
+
+    if (tx->srv != NULL) {
+        tx->srv->tx = NULL;
+        tx->srv = NULL;
+    }
+    if (tx->queued)
+        bkd_queue_remove(c, tx);
+    tx->state = BKD_TX_DONE;
+    bkd_tx_drop_bodies(tx);
+    bkd_tx_drop_replies(tx);
+    bkd_pump(c, part);
+}
+
+void
+bkd_decide_abort(bkd_core_t *c, bkd_tx_t *tx, uint32_t status, uint32_t reason, bool tell_router)
+{
+    tx->accepted = false;
+    tx->out_status = status;
+    tx->out_reason = reason;
+    c->ctr.tx_aborted++;
+    if (tell_router)
+        bkd_send_tx_outcome(c, tx, tx->router, tx->channel, false, status, reason, 0);
+    if (tx->srv != NULL) {
+        tx->state = BKD_TX_ABORTED;
+        bkd_send_server_outcome(c, tx); /* resent until ServerDone */
+    } else {
+        bkd_finish(c, tx);
+    }
+}
+
+/* bkd_decide_commit - tell the server the transaction committed (resent until ServerDone), or
+ * replay it when its server left while the record hardened; the client is told only at the
+ * first decision (not for a re-execution or a msg1_uncertain replay). */
+static void
+bkd_decide_commit(bkd_core_t *c, bkd_tx_t *tx, bool first_decision)
+{
+    tx->accepted = true;
+    tx->out_status = RTR_STS_OK;
+    tx->out_reason = 0;
+    tx->state = BKD_TX_COMMITTED;
+    if (first_decision) {
+        c->ctr.tx_committed++;
+        bkd_send_tx_outcome(c, tx, tx->router, tx->channel, true, RTR_STS_OK, 0, tx->n);
+    }
+    if (tx->srv != NULL)
+        bkd_send_server_outcome(c, tx); /* resent until ServerDone */
+    else
+        bkd_replay(c, tx); /* the server went away while the record hardened */
+}
+
+/*
+ * THE VOTE CHECKLIST (docs/protocol.md step 7, DESIGN §5 step 6). The only place that decides
+ * a transaction after its vote request; called whenever any of its inputs may have changed.
+ * A COMMIT is reported to anyone (server or client) only when every box is ticked:
+ *   1. the vote request arrived (the router collected every other vote: nmsgs is final);
+ *   2. the backend holds messages 0..nmsgs-1, and the server voting has been given all of them;
+ *   3. the server voted: accept goes on; reject -> ABORT with no CSN (nothing journaled);
+ *      a msg1_uncertain replay answered "already applied" keeps the CSN it had: COMMIT again;
+ *   4. a CSN n was assigned (next n = last hardened n + 1, dense) and its VOTED record
+ *      {tid, messages, digest of replies and vote, watermark, accepted_ms} was appended;
+ *   5. that record is hardened in the local journal (jrn group commit: fsync done);
+ *   6. (shadow pair, later) every in-sync member acked (e, n) under a valid lease: one more
+ *      `if (!...) return;` here - nothing else changes.
+ * The hardened record is the commit decision: once 5 (and 6) hold, the outcome can no longer
+ * change, so it is safe to tell the server and the client.
+ */
+void
+bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx)
+{
+    bool reexecuted;
+
+    if (tx->state != BKD_TX_ACTIVE && tx->state != BKD_TX_HARDENING)
+        return;
+    /* 1 */
+    if (!tx->vreq)
+        return;
+    /* 2 */
+    if (tx->held < tx->vreq_n || tx->delivered < tx->vreq_n)
+        return;
+    /* 3 */
+    if (tx->vote == 0)
+        return;
+    if (tx->vote < 0) {
+        if (tx->uncertain) { /* a committed transaction the server now refuses */
+            bkd_replay(c, tx);
+            return;
+        }
+        if (tx->vote_retry && tx->replays < c->replay_limit) {
+            bkd_retry(c, tx);
+            return;
+        }
+        bkd_decide_abort(c, tx, RTR_STS_SRVREJECT, tx->vote_reason, true);
+        return;
+    }
+    if (tx->uncertain && tx->already_applied && tx->voted_ticket == 0) {
+        bkd_decide_commit(c, tx, false); /* the old CSN stands */
+        return;
+    }
+    /* 4 */
+    if (tx->voted_ticket == 0) {
+        bkd_append_voted(c, tx);
+        return;
+    }
+    /* 5 */
+    if (tx->voted_ticket > c->hardened)
+        return;
+    /* 6: (shadow pair) in-sync acks under a valid lease - not yet. */
+    reexecuted = tx->old_n != 0;
+    if (tx->n > c->parts[tx->part].hardened_n)
+        c->parts[tx->part].hardened_n = tx->n;
+    bkd_decide_commit(c, tx, !reexecuted && !tx->uncertain);
+}
+
+/* ---- transactions -------------------------------------------------------------------------- */
 
 uint64_t
 bkd_digest(uint64_t h, const void *data, size_t len)
@@ -39,6 +275,15 @@ bkd_tx_find(bkd_core_t *c, const uint8_t tid[16])
         if (memcmp(tx->tid, tid, 16) == 0)
             return tx;
     return NULL;
+}
+
+bkd_tx_t *
+bkd_tx_find_tid(bkd_core_t *c, const cmn_tid_t *tid)
+{
+    uint8_t b[16];
+
+    cmn_tid_pack(tid, b);
+    return bkd_tx_find(c, b);
 }
 
 bkd_tx_t *
@@ -453,11 +698,8 @@ bkd_core_each_tx(bkd_core_t *c, bkd_tx_info_fn *fn, void *arg)
 rtr_status_t
 bkd_core_tx_info(bkd_core_t *c, const cmn_tid_t *tid, bkd_tx_info_t *out)
 {
-    uint8_t b[16];
-    bkd_tx_t *tx;
+    bkd_tx_t *tx = bkd_tx_find_tid(c, tid);
 
-    cmn_tid_pack(tid, b);
-    tx = bkd_tx_find(c, b);
     if (tx == NULL)
         return RTR_STS_NOTFOUND;
     bkd_tx_fill_info(c, tx, out);
