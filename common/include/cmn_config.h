@@ -40,6 +40,11 @@ typedef struct {
     char *clients; /* tcp: frontends (librtr clients) connect here */
     char *peers;   /* tcp: backends and the other routers connect here */
     char *admin;   /* tcp or ipc: rtrcli connects here */
+    char *state;   /* absolute directory of the router's acceptor store (the facility
+                    * register, docs/shadow-protocol.md §5.5), normalized like
+                    * cmn_backend_t.journal; NULL when absent, which the loader allows only
+                    * when no partition is shadowed. It may not exist yet: the router creates
+                    * it, and any missing parents, at first start. */
     int line;      /* line of the router's { ... } in the file */
 } cmn_router_t;
 
@@ -80,14 +85,32 @@ typedef struct {
     int line;
 } cmn_partition_t;
 
-/* Timing and limits: the optional `settings` group (defaults in the option table). */
+/* Timing and limits: the optional `settings` group (defaults in the option table; the ones
+ * marked "derived" follow other settings when absent, and the loaded values are always the
+ * effective ones). The shadow-pair settings (docs/shadow-protocol.md) are loaded, checked and
+ * defaulted for every facility, shadowed or not. */
 typedef struct {
-    int64_t heartbeat_ms;       /* heartbeat period of every link */
-    int64_t failure_timeout_ms; /* a peer silent this long is lost (>= 2 heartbeats) */
-    int64_t max_frame_bytes;    /* largest frame accepted on any socket (ZMQ_MAXMSGSIZE) */
-    int64_t journal_max_mb;     /* journal size limit in MiB; 0 = unlimited */
-    int64_t replay_limit;       /* replays of a transaction before EXCEPTION (1..1000) */
-    cmn_log_level_t log_level;  /* daemons' default log threshold */
+    int64_t heartbeat_ms;         /* heartbeat period of every link */
+    int64_t failure_timeout_ms;   /* a peer silent this long is lost (>= 2 heartbeats) */
+    int64_t max_frame_bytes;      /* largest frame accepted on any socket (ZMQ_MAXMSGSIZE) */
+    int64_t journal_max_mb;       /* journal size limit in MiB; 0 = unlimited */
+    int64_t replay_limit;         /* replays of a transaction before EXCEPTION (1..1000) */
+    cmn_log_level_t log_level;    /* daemons' default log threshold */
+    int64_t lease_ms;             /* primary's lease (§5.6); derived: min(2 x failure timeout,
+                                   * 600000); >= 2 heartbeats */
+    int64_t lease_margin_ms;      /* drift margin of a lease; derived: lease_ms / 10;
+                                   * 1 <= margin and 2 x margin < lease_ms */
+    int64_t shadow_lag_ms;        /* oldest unacked record older than this: T11 (§2.1);
+                                   * derived: failure_timeout_ms; >= heartbeat_ms */
+    int64_t catchup_lag_ms;       /* a catching-up member this far behind is dropped (§6);
+                                   * derived: shadow_lag_ms; >= heartbeat_ms */
+    int64_t shadow_window_bytes;  /* unacked live bytes kept in memory per member (§4.3);
+                                   * derived: max(8 MiB, max_frame_bytes) */
+    int64_t catchup_window_bytes; /* unacked backfill bytes in flight per member (§4.3, §6);
+                                   * derived: max(4 MiB, max_frame_bytes) */
+    int64_t register_timeout_ms;  /* a register round or request times out (§5.5) */
+    int64_t deny_reject_ms;       /* a stalled remember=deny primary refuses new transactions
+                                   * after this (§3.2); derived: 2 x failure_timeout_ms */
 } cmn_settings_t;
 
 /* A loaded, valid facility. */
@@ -125,10 +148,14 @@ void cmn_diag_free(cmn_diag_t **diag);
 /* ---- loading -------------------------------------------------------------------------- */
 
 /* Which journal directories a load checks on this machine's file system. */
+/* Which store directories (backends' journals, routers' state) a load checks on this machine's
+ * file system. The name says "journal" for history: the router state directories follow the
+ * same mode. */
 typedef enum {
-    CMN_JOURNAL_CHECK_ALL = 0, /* every backend's (rtrcli check facility, one-host facilities) */
-    CMN_JOURNAL_CHECK_NODE,    /* only opts->node's, if it is a backend (a daemon's --node) */
-    CMN_JOURNAL_CHECK_NONE,    /* none (librtr, tools on hosts that run no backend) */
+    CMN_JOURNAL_CHECK_ALL = 0, /* every node's (rtrcli check facility, one-host facilities) */
+    CMN_JOURNAL_CHECK_NODE,    /* only opts->node's: its journal if it is a backend, its state
+                                * directory if it is a router (a daemon's --node) */
+    CMN_JOURNAL_CHECK_NONE,    /* none (librtr, tools on hosts that run no daemon) */
 } cmn_journal_check_t;
 
 typedef struct {
@@ -147,7 +174,7 @@ rtr_status_t cmn_facility_load(const char *path, cmn_facility_t **out, cmn_diag_
  * RTR_STS_IOERR (it cannot be read), RTR_STS_NOMEM, RTR_STS_INVARG (path or out NULL).
  * If diag is not NULL, *diag receives a diagnostic the caller owns (cmn_diag_free) in every
  * case but RTR_STS_NOMEM and RTR_STS_INVARG: the error text and every warning. Blocks on file
- * I/O; touches nothing on disk (journal directories are checked, never created). */
+ * I/O; touches nothing on disk (journal and state directories are checked, never created). */
 rtr_status_t cmn_facility_load_ex(const char *path, const cmn_load_opts_t *opts,
                                   cmn_facility_t **out, cmn_diag_t **diag);
 
@@ -199,6 +226,10 @@ typedef enum {
 #define CMN_CFG_TCP      0x02u /* ENDPOINT: tcp://HOST:PORT allowed */
 #define CMN_CFG_IPC      0x04u /* ENDPOINT: ipc:///PATH allowed */
 #define CMN_CFG_HYPHEN   0x08u /* NAME: '-' allowed after the first character */
+#define CMN_CFG_DERIVED                                                  \
+    0x10u /* INT: the default follows other settings; `def` says how for \
+           * the docs ("2 * failure_timeout_ms") and the loader computes \
+           * it after the whole section is read */
 
 typedef struct {
     cmn_config_section_t section;

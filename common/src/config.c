@@ -11,8 +11,11 @@
  *   3. walk the settings against the option table cmn_cfg_table (unknown keys, types, required
  *      keys, defaults, bounds, name and endpoint syntax); every key of the file has one row
  *      there, and docs/config-reference.md is written from those rows;
- *   4. check what no single key can: unique names and endpoints, journal directories, pair
- *      members, key bounds against the key segments, overlapping ranges.
+ *   4. check what no single key can: unique names and endpoints, journal and state
+ *      directories, pair members, key bounds against the key segments, overlapping ranges,
+ *      settings against each other (after computing the defaults the table marks
+ *      CMN_CFG_DERIVED, which follow other settings), a state directory on every router when
+ *      a partition is shadowed.
  * Of the lexical scan and libconfig, the problem on the earlier line is reported, so the first
  * error in the file always wins. Nothing here has state outside the call; nothing on disk is
  * created or changed.
@@ -50,6 +53,7 @@ typedef struct {
     }
 
 #define CMN_REQ    CMN_CFG_REQUIRED
+#define CMN_DER    CMN_CFG_DERIVED
 #define CMN_NOSUB  CMN_CFG_SEC__COUNT
 #define CMN_LEVELS "emerg|alert|crit|err|warning|notice|info|debug"
 
@@ -97,6 +101,10 @@ static const cmn_cfg_desc_t cmn_cfg_table[] = {
             CMN_REQ | CMN_CFG_TCP | CMN_CFG_IPC, NULL,
             0, 0, NULL, CMN_NOSUB, NULL, cmn_router_t, admin,
             "Where rtrcli connects."),
+    CMN_OPT(CMN_CFG_SEC_ROUTER, "state", CMN_CFG_DIR, 0, NULL,
+            1, CMN_CFG_DIR_MAX, NULL, CMN_NOSUB, NULL, cmn_router_t, state,
+            "Directory of the router's acceptor store (the facility register); required when "
+            "a partition is shadowed."),
 
     CMN_OPT(CMN_CFG_SEC_BACKEND, "name", CMN_CFG_NAME, CMN_REQ | CMN_CFG_HYPHEN, NULL,
             1, CMN_NODE_NAME_MAX, NULL, CMN_NOSUB, NULL, cmn_backend_t, name,
@@ -159,6 +167,35 @@ static const cmn_cfg_desc_t cmn_cfg_table[] = {
     CMN_OPT(CMN_CFG_SEC_SETTINGS, "log_level", CMN_CFG_ENUM, 0, "notice",
             0, 0, CMN_LEVELS, CMN_NOSUB, NULL, cmn_raw_settings_t, log_level,
             "Daemons' log threshold unless --log-level says otherwise."),
+    CMN_OPT(CMN_CFG_SEC_SETTINGS, "lease_ms", CMN_CFG_INT, CMN_DER, "2 * failure_timeout_ms",
+            20, CMN_CFG_LEASE_MAX, NULL, CMN_NOSUB, NULL, cmn_raw_settings_t, lease_ms,
+            "A shadowed primary's lease: how long a majority's grant lets it decide."),
+    CMN_OPT(CMN_CFG_SEC_SETTINGS, "lease_margin_ms", CMN_CFG_INT, CMN_DER, "lease_ms / 10",
+            1, CMN_CFG_LEASE_MAX / 2 - 1, NULL, CMN_NOSUB, NULL, cmn_raw_settings_t,
+            lease_margin_ms,
+            "Clock-rate drift allowance: a lease ends this much early and a forced change "
+            "waits this much longer."),
+    CMN_OPT(CMN_CFG_SEC_SETTINGS, "shadow_lag_ms", CMN_CFG_INT, CMN_DER, "failure_timeout_ms",
+            10, 600000, NULL, CMN_NOSUB, NULL, cmn_raw_settings_t, shadow_lag_ms,
+            "A partner whose oldest unacked record is this old is dropped from in_sync."),
+    CMN_OPT(CMN_CFG_SEC_SETTINGS, "catchup_lag_ms", CMN_CFG_INT, CMN_DER, "shadow_lag_ms",
+            10, 600000, NULL, CMN_NOSUB, NULL, cmn_raw_settings_t, catchup_lag_ms,
+            "A catching-up member this far behind the live stream is dropped."),
+    CMN_OPT(CMN_CFG_SEC_SETTINGS, "shadow_window_bytes", CMN_CFG_INT, CMN_DER,
+            CMN_CFG_STR(CMN_CFG_SHADOW_WINDOW), 131072, CMN_CFG_WINDOW_MAX, NULL, CMN_NOSUB,
+            NULL, cmn_raw_settings_t, shadow_window_bytes,
+            "Unacked live bytes per member the primary keeps in memory for resending."),
+    CMN_OPT(CMN_CFG_SEC_SETTINGS, "catchup_window_bytes", CMN_CFG_INT, CMN_DER,
+            CMN_CFG_STR(CMN_CFG_CATCHUP_WINDOW), 131072, CMN_CFG_WINDOW_MAX, NULL, CMN_NOSUB,
+            NULL, cmn_raw_settings_t, catchup_window_bytes,
+            "Unacked backfill bytes per catching-up member in flight at once."),
+    CMN_OPT(CMN_CFG_SEC_SETTINGS, "register_timeout_ms", CMN_CFG_INT, 0, "500",
+            10, 60000, NULL, CMN_NOSUB, NULL, cmn_raw_settings_t, register_timeout_ms,
+            "A register round (or a backend's register request) that takes longer is retried."),
+    CMN_OPT(CMN_CFG_SEC_SETTINGS, "deny_reject_ms", CMN_CFG_INT, CMN_DER,
+            "2 * failure_timeout_ms", 50, 1200000, NULL, CMN_NOSUB, NULL, cmn_raw_settings_t,
+            deny_reject_ms,
+            "A remember = deny primary stalled this long refuses new transactions (NOSHADOW)."),
 };
 /* clang-format on */
 
@@ -750,7 +787,9 @@ cmn_cfg_default(const cmn_cfg_desc_t *d, void *raw)
         return; /* raw was zeroed: NULL strings and settings */
     switch (d->o.type) {
     case CMN_CFG_INT:
-        *(int64_t *)field = strtoll(d->o.def, NULL, 10);
+        /* a derived default is computed by step 4 (cmn_cfg_settings) */
+        *(int64_t *)field =
+            (d->o.flags & CMN_CFG_DERIVED) ? CMN_CFG_UNSET : strtoll(d->o.def, NULL, 10);
         break;
     case CMN_CFG_BOOL:
         *(bool *)field = strcmp(d->o.def, "true") == 0;
@@ -769,7 +808,7 @@ rtr_status_t
 cmn_cfg_group(cmn_cfg_t *c, const config_setting_t *g, cmn_config_section_t sec, const char *where,
               void *raw)
 {
-    char path[160], keys[256];
+    char path[160], keys[512];
     rtr_status_t sts;
 
     for (int k = 0; g != NULL && k < config_setting_length(g); k++) {
@@ -825,6 +864,7 @@ cmn_facility_free(cmn_facility_t **facp)
         free(f->routers[i].clients);
         free(f->routers[i].peers);
         free(f->routers[i].admin);
+        free(f->routers[i].state);
     }
     for (size_t i = 0; f->backends != NULL && i < f->nbackends; i++) {
         free(f->backends[i].name);

@@ -7,13 +7,17 @@
  *   - key segments: lengths that fit their type, segments that fit the largest message;
  *   - routers and backends: node names unique among all nodes, endpoints unique in the
  *     facility (compared in a canonical form: host lowered, port as a number, "//" collapsed);
- *   - journal directories: distinct, not nested, and, as the load options ask, usable here
- *     (this is the only place the loader looks at the file system after reading the file; it
- *     creates and changes nothing);
+ *   - store directories (backends' journals, routers' state): distinct, not nested, and, as
+ *     the load options ask, usable here (this is the only place the loader looks at the file
+ *     system after reading the file; it creates and changes nothing);
  *   - partitions: unique names; primary, secondary and standby are distinct backends, and
  *     remember = "deny" has a secondary; bounds normalized against the key segments, low <=
  *     high, no two ranges overlapping;
- *   - settings: failure_timeout_ms at least twice heartbeat_ms;
+ *   - settings: failure_timeout_ms at least twice heartbeat_ms; the shadow-pair settings get
+ *     their derived defaults and are checked against heartbeat_ms, failure_timeout_ms,
+ *     max_frame_bytes and each other;
+ *   - a shadowed partition needs the register: every router has a state directory (last, so
+ *     that any other problem of a shadowed file is reported first);
  *   - the node named in the load options exists; an even number of routers is a warning.
  * The only entry point is cmn_cfg_build (config_impl.h); everything else here is file-static.
  */
@@ -68,9 +72,10 @@ cmn_cfg_endpoint_key(const char *ep)
     return k;
 }
 
-/* cmn_cfg_dir_usable - may the backend use (or create) journal directory `dir`? It must be a
- * writable directory, or not exist yet with its nearest existing ancestor a writable directory
- * (the backend creates the missing ones). Writes the reason into why when not. */
+/* cmn_cfg_dir_usable - may the node use (or create) store directory `dir` (a backend's journal,
+ * a router's state)? It must be a writable directory, or not exist yet with its nearest
+ * existing ancestor a writable directory (the node creates the missing ones). Writes the
+ * reason into why when not. */
 static bool
 cmn_cfg_dir_usable(const char *dir, char *why, size_t len)
 {
@@ -296,44 +301,104 @@ done:
     return sts;
 }
 
-/* cmn_cfg_journals - distinct, not nested in one another, and (per opts) usable here. */
-static rtr_status_t
-cmn_cfg_journals(cmn_cfg_t *c, const cmn_facility_t *f, const config_setting_t *backends,
-                 const cmn_load_opts_t *opts)
+/* A store directory: a backend's journal or a router's state. */
+typedef struct {
+    const char *kind;  /* "backend", "router" */
+    const char *list;  /* "backends", "routers" */
+    const char *field; /* "journal", "state" */
+    size_t idx;        /* index in its list */
+    const char *node;  /* the node's name */
+    const char *dir;   /* normalized */
+    int node_line;     /* the node's { ... } */
+    int line;          /* the directory's key */
+} cmn_cfg_store_t;
+
+/* cmn_cfg_nested - does one of a and b lie inside the other? */
+static bool
+cmn_cfg_nested(const char *a, const char *b)
 {
+    size_t al = strlen(a), bl = strlen(b);
+
+    return (al > bl && strncmp(a, b, bl) == 0 && (a[bl] == '/' || bl == 1)) ||
+           (bl > al && strncmp(b, a, al) == 0 && (b[al] == '/' || al == 1));
+}
+
+/* cmn_cfg_store_check - store v[i] against v[0..i-1]: distinct, not nested, and (per opts)
+ * usable here. */
+static rtr_status_t
+cmn_cfg_store_check(cmn_cfg_t *c, const cmn_cfg_store_t *v, size_t i, const cmn_load_opts_t *opts)
+{
+    const cmn_cfg_store_t *s = &v[i];
     char why[CMN_CFG_DIR_MAX + 128];
 
+    for (size_t k = 0; k < i; k++) {
+        const cmn_cfg_store_t *o = &v[k];
+        if (strcmp(o->dir, s->dir) == 0)
+            return cmn_cfg_fail(c, s->line,
+                                "%s[%zu].%s: \"%s\" is already the %s directory of %s \"%s\" "
+                                "(line %d)",
+                                s->list, s->idx, s->field, s->dir, o->field, o->kind, o->node,
+                                o->node_line);
+        if (cmn_cfg_nested(o->dir, s->dir))
+            return cmn_cfg_fail(c, s->line,
+                                "%s[%zu].%s: \"%s\" and the %s directory \"%s\" of %s \"%s\" "
+                                "(line %d) are nested",
+                                s->list, s->idx, s->field, s->dir, o->field, o->dir, o->kind,
+                                o->node, o->node_line);
+    }
+    if (opts->journal_check == CMN_JOURNAL_CHECK_NONE)
+        return RTR_STS_OK;
+    if (opts->journal_check == CMN_JOURNAL_CHECK_NODE && strcasecmp(s->node, opts->node) != 0)
+        return RTR_STS_OK;
+    if (!cmn_cfg_dir_usable(s->dir, why, sizeof why))
+        return cmn_cfg_fail(c, s->line, "%s[%zu].%s: \"%s\" is not usable: %s", s->list, s->idx,
+                            s->field, s->dir, why);
+    return RTR_STS_OK;
+}
+
+/* cmn_cfg_stores - the backends' journals, then the routers' state directories (a clash is
+ * reported on the router's key): distinct, not nested in one another, and (per opts) usable
+ * here. */
+static rtr_status_t
+cmn_cfg_stores(cmn_cfg_t *c, const cmn_facility_t *f, const cmn_raw_top_t *top,
+               const cmn_load_opts_t *opts)
+{
+    cmn_cfg_store_t *v = calloc(f->nbackends + f->nrouters, sizeof *v);
+    size_t n = 0;
+    rtr_status_t sts = RTR_STS_OK;
+
+    if (v == NULL)
+        return cmn_cfg_nomem(c);
     for (size_t i = 0; i < f->nbackends; i++) {
         const cmn_backend_t *b = &f->backends[i];
-        const config_setting_t *g = config_setting_get_elem(backends, (unsigned)i);
-        int line = cmn_cfg_member_line(g, "journal");
-
-        for (size_t k = 0; k < i; k++) {
-            const cmn_backend_t *o = &f->backends[k];
-            size_t ol = strlen(o->journal), bl = strlen(b->journal);
-            if (strcmp(o->journal, b->journal) == 0)
-                return cmn_cfg_fail(c, line,
-                                    "backends[%zu].journal: \"%s\" is already the journal "
-                                    "directory of backend \"%s\" (line %d)",
-                                    i, b->journal, o->name, o->line);
-            if ((bl > ol && strncmp(b->journal, o->journal, ol) == 0 &&
-                 (b->journal[ol] == '/' || ol == 1)) ||
-                (ol > bl && strncmp(o->journal, b->journal, bl) == 0 &&
-                 (o->journal[bl] == '/' || bl == 1)))
-                return cmn_cfg_fail(c, line,
-                                    "backends[%zu].journal: \"%s\" and the journal directory "
-                                    "\"%s\" of backend \"%s\" (line %d) are nested",
-                                    i, b->journal, o->journal, o->name, o->line);
-        }
-        if (opts->journal_check == CMN_JOURNAL_CHECK_NONE)
-            continue;
-        if (opts->journal_check == CMN_JOURNAL_CHECK_NODE && strcasecmp(b->name, opts->node) != 0)
-            continue;
-        if (!cmn_cfg_dir_usable(b->journal, why, sizeof why))
-            return cmn_cfg_fail(c, line, "backends[%zu].journal: \"%s\" is not usable: %s", i,
-                                b->journal, why);
+        const config_setting_t *g = config_setting_get_elem(top->backends, (unsigned)i);
+        v[n++] = (cmn_cfg_store_t){ .kind = "backend",
+                                    .list = "backends",
+                                    .field = "journal",
+                                    .idx = i,
+                                    .node = b->name,
+                                    .dir = b->journal,
+                                    .node_line = b->line,
+                                    .line = cmn_cfg_member_line(g, "journal") };
     }
-    return RTR_STS_OK;
+    for (size_t i = 0; i < f->nrouters; i++) {
+        const cmn_router_t *r = &f->routers[i];
+        const config_setting_t *g = config_setting_get_elem(top->routers, (unsigned)i);
+        if (r->state == NULL)
+            continue; /* required or not: cmn_cfg_register, once the partitions are known */
+        v[n++] = (cmn_cfg_store_t){ .kind = "router",
+                                    .list = "routers",
+                                    .field = "state",
+                                    .idx = i,
+                                    .node = r->name,
+                                    .dir = r->state,
+                                    .node_line = r->line,
+                                    .line = cmn_cfg_member_line(g, "state") };
+    }
+    for (size_t i = 0; i < n && sts == RTR_STS_OK; i++)
+        sts = cmn_cfg_store_check(c, v, i, opts);
+    free(v);
+    return sts;
 }
 
 /* cmn_cfg_member - a partition member named in `field` (element `idx` of a list if >= 0) must
@@ -615,6 +680,82 @@ done:
     return sts;
 }
 
+/* cmn_cfg_derive - a derived setting's value: the one written, or else `def`. */
+static int64_t
+cmn_cfg_derive(int64_t written, int64_t def)
+{
+    return written != CMN_CFG_UNSET ? written : def;
+}
+
+static int64_t
+cmn_cfg_max(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* cmn_cfg_at_least - setting `name` (value v, written in g) must be >= times x other (value o). */
+static rtr_status_t
+cmn_cfg_at_least(cmn_cfg_t *c, const config_setting_t *g, const char *name, int64_t v,
+                 int64_t times, const char *other, int64_t o)
+{
+    if (v >= times * o)
+        return RTR_STS_OK;
+    return cmn_cfg_fail(c, cmn_cfg_member_line(g, name),
+                        "settings.%s: %" PRId64 " must be at least %ssettings.%s (%" PRId64 ")",
+                        name, v, times == 2 ? "twice " : "", other, o);
+}
+
+/* cmn_cfg_shadow_settings - the shadow-pair settings (docs/shadow-protocol.md §3.2, §4.3, §5.5,
+ * §5.6, §6): derived defaults, then the checks across keys. A derived default always passes
+ * the checks (failure_timeout_ms >= 2 x heartbeat_ms makes sure of it), so a failed check is
+ * always about a written key and is reported on its line. */
+static rtr_status_t
+cmn_cfg_shadow_settings(cmn_cfg_t *c, const config_setting_t *g, const cmn_raw_settings_t *raw,
+                        cmn_settings_t *s)
+{
+    int64_t hb = raw->heartbeat_ms, ft = raw->failure_timeout_ms;
+    rtr_status_t sts;
+
+    /* 2 x failure_timeout_ms can exceed the largest lease (failure_timeout_ms may be 600000):
+     * the default is capped there rather than making a valid timeout an invalid file. */
+    int64_t lease = 2 * ft < CMN_CFG_LEASE_MAX ? 2 * ft : CMN_CFG_LEASE_MAX;
+    s->lease_ms = cmn_cfg_derive(raw->lease_ms, lease);
+    s->lease_margin_ms = cmn_cfg_derive(raw->lease_margin_ms, s->lease_ms / 10);
+    s->shadow_lag_ms = cmn_cfg_derive(raw->shadow_lag_ms, ft);
+    s->catchup_lag_ms = cmn_cfg_derive(raw->catchup_lag_ms, s->shadow_lag_ms);
+    /* a window holds at least one frame, or a record of the largest size could never go */
+    s->shadow_window_bytes = cmn_cfg_derive(
+        raw->shadow_window_bytes, cmn_cfg_max(CMN_CFG_SHADOW_WINDOW, raw->max_frame_bytes));
+    s->catchup_window_bytes = cmn_cfg_derive(
+        raw->catchup_window_bytes, cmn_cfg_max(CMN_CFG_CATCHUP_WINDOW, raw->max_frame_bytes));
+    s->register_timeout_ms = raw->register_timeout_ms;
+    s->deny_reject_ms = cmn_cfg_derive(raw->deny_reject_ms, 2 * ft);
+
+    /* a lease is renewed every heartbeat: at least one renewal may be lost within it */
+    if ((sts = cmn_cfg_at_least(c, g, "lease_ms", s->lease_ms, 2, "heartbeat_ms", hb)) !=
+        RTR_STS_OK)
+        return sts;
+    if (2 * s->lease_margin_ms >= s->lease_ms)
+        return cmn_cfg_fail(c, cmn_cfg_member_line(g, "lease_margin_ms"),
+                            "settings.lease_margin_ms: %" PRId64
+                            " must be less than half of settings.lease_ms (%" PRId64 "%s)",
+                            s->lease_margin_ms, s->lease_ms,
+                            raw->lease_ms == CMN_CFG_UNSET ? ", the default: 2 * failure_timeout_ms"
+                                                           : "");
+    if ((sts = cmn_cfg_at_least(c, g, "shadow_lag_ms", s->shadow_lag_ms, 1, "heartbeat_ms", hb)) !=
+            RTR_STS_OK ||
+        (sts = cmn_cfg_at_least(c, g, "catchup_lag_ms", s->catchup_lag_ms, 1, "heartbeat_ms",
+                                hb)) != RTR_STS_OK ||
+        (sts = cmn_cfg_at_least(c, g, "shadow_window_bytes", s->shadow_window_bytes, 1,
+                                "max_frame_bytes", raw->max_frame_bytes)) != RTR_STS_OK ||
+        (sts = cmn_cfg_at_least(c, g, "catchup_window_bytes", s->catchup_window_bytes, 1,
+                                "max_frame_bytes", raw->max_frame_bytes)) != RTR_STS_OK ||
+        (sts = cmn_cfg_at_least(c, g, "deny_reject_ms", s->deny_reject_ms, 1, "failure_timeout_ms",
+                                ft)) != RTR_STS_OK)
+        return sts;
+    return RTR_STS_OK;
+}
+
 /* cmn_cfg_settings - the settings group and its cross-checks. */
 static rtr_status_t
 cmn_cfg_settings(cmn_cfg_t *c, cmn_facility_t *f, const config_setting_t *g)
@@ -635,6 +776,27 @@ cmn_cfg_settings(cmn_cfg_t *c, cmn_facility_t *f, const config_setting_t *g)
     f->settings.journal_max_mb = raw.journal_max_mb;
     f->settings.replay_limit = raw.replay_limit;
     f->settings.log_level = (cmn_log_level_t)raw.log_level;
+    return cmn_cfg_shadow_settings(c, g, &raw, &f->settings);
+}
+
+/* cmn_cfg_register - a facility with a shadowed partition keeps its roles in the register on
+ * the routers (docs/shadow-protocol.md §5.5, §12 item 12): every router needs a state
+ * directory for its acceptor store. Checked last, after everything else about the file. */
+static rtr_status_t
+cmn_cfg_register(cmn_cfg_t *c, const cmn_facility_t *f)
+{
+    const cmn_partition_t *shadowed = NULL;
+
+    for (size_t i = 0; i < f->npartitions && shadowed == NULL; i++)
+        if (f->partitions[i].secondary != NULL)
+            shadowed = &f->partitions[i];
+    for (size_t i = 0; shadowed != NULL && i < f->nrouters; i++)
+        if (f->routers[i].state == NULL)
+            return cmn_cfg_fail(c, f->routers[i].line,
+                                "routers[%zu]: missing required key \"state\": partition "
+                                "\"%s\" (line %d) is shadowed, so every router keeps the "
+                                "facility register",
+                                i, shadowed->name, shadowed->line);
     return RTR_STS_OK;
 }
 
@@ -651,9 +813,10 @@ cmn_cfg_build(cmn_cfg_t *c, const config_t *cf, const cmn_load_opts_t *opts, cmn
         return sts;
     if ((sts = cmn_cfg_key(c, f, top.key)) != RTR_STS_OK ||
         (sts = cmn_cfg_nodes(c, f, &top)) != RTR_STS_OK ||
-        (sts = cmn_cfg_journals(c, f, top.backends, opts)) != RTR_STS_OK ||
+        (sts = cmn_cfg_stores(c, f, &top, opts)) != RTR_STS_OK ||
         (sts = cmn_cfg_partitions(c, f, top.partitions)) != RTR_STS_OK ||
-        (sts = cmn_cfg_settings(c, f, top.settings)) != RTR_STS_OK)
+        (sts = cmn_cfg_settings(c, f, top.settings)) != RTR_STS_OK ||
+        (sts = cmn_cfg_register(c, f)) != RTR_STS_OK)
         return sts;
     if (opts->node != NULL && cmn_facility_router(f, opts->node) == NULL &&
         cmn_facility_backend(f, opts->node) == NULL)

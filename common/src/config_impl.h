@@ -20,7 +20,20 @@
 #include "cmn.h"
 #include "cmn_config.h"
 
-#define CMN_CFG_DIR_MAX 1024 /* longest journal directory path */
+#define CMN_CFG_DIR_MAX 1024 /* longest journal or state directory path */
+
+/* What an absent CMN_CFG_DERIVED key holds after the table walk, until step 4 computes its
+ * default; every derived key has a minimum >= 1, so no written value can look like it. */
+#define CMN_CFG_UNSET (-1)
+
+/* Bounds and defaults shared by the option table and the checks of step 4. */
+#define CMN_CFG_LEASE_MAX      600000     /* settings.lease_ms; also caps its default */
+#define CMN_CFG_WINDOW_MAX     1073741824 /* settings.*_window_bytes: 1 GiB */
+#define CMN_CFG_SHADOW_WINDOW  8388608    /* settings.shadow_window_bytes: 8 MiB ... */
+#define CMN_CFG_CATCHUP_WINDOW 4194304    /* settings.catchup_window_bytes: 4 MiB ... */
+                                          /* ... or max_frame_bytes when that is larger */
+#define CMN_CFG_STR_(x) #x
+#define CMN_CFG_STR(x)  CMN_CFG_STR_(x)
 
 /* ---- raw values, filled by the table walk (step 3), read by step 4 ------------------------ */
 
@@ -46,6 +59,9 @@ typedef struct {
 typedef struct {
     int64_t heartbeat_ms, failure_timeout_ms, max_frame_bytes, journal_max_mb, replay_limit;
     int log_level;
+    /* the shadow pairs (docs/shadow-protocol.md); CMN_CFG_UNSET when derived and absent */
+    int64_t lease_ms, lease_margin_ms, shadow_lag_ms, catchup_lag_ms, shadow_window_bytes,
+        catchup_window_bytes, register_timeout_ms, deny_reject_ms;
 } cmn_raw_settings_t;
 
 /* ---- load context and diagnostics (config.c) ---------------------------------------------- */

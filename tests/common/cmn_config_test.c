@@ -215,15 +215,58 @@ static const struct {
     { "remember_deny_unshadowed.conf", 26,
       "partitions[0].remember: \"deny\" needs a secondary (a partition without one always "
       "commits with a single copy)" },
+    { "settings_catchup_lag_short.conf", 28,
+      "settings.catchup_lag_ms: 299 must be at least settings.heartbeat_ms (300)" },
+    { "settings_catchup_window_small.conf", 26,
+      "settings.catchup_window_bytes: 131072 must be at least settings.max_frame_bytes "
+      "(262144)" },
+    { "settings_deny_reject_short.conf", 26,
+      "settings.deny_reject_ms: 999 must be at least settings.failure_timeout_ms (1000)" },
+    { "settings_lease_margin_default_lease.conf", 27,
+      "settings.lease_margin_ms: 1000 must be less than half of settings.lease_ms (2000, the "
+      "default: 2 * failure_timeout_ms)" },
+    { "settings_lease_margin_half.conf", 27,
+      "settings.lease_margin_ms: 500 must be less than half of settings.lease_ms (1000)" },
+    { "settings_lease_margin_zero.conf", 26,
+      "settings.lease_margin_ms: 0 is out of range (1..299999)" },
+    { "settings_lease_out_of_range.conf", 26,
+      "settings.lease_ms: 600001 is out of range (20..600000)" },
+    { "settings_lease_short.conf", 27,
+      "settings.lease_ms: 400 must be at least twice settings.heartbeat_ms (250)" },
     { "settings_log_level.conf", 24,
       "settings.log_level: \"loud\" is not one of: emerg, alert, crit, err, warning, notice, "
       "info, debug" },
     { "settings_not_group.conf", 24, "settings: expected a group { ... }, found a list ( ... )" },
     { "settings_out_of_range.conf", 24, "settings.heartbeat_ms: 5 is out of range (10..60000)" },
+    { "settings_register_timeout_range.conf", 26,
+      "settings.register_timeout_ms: 5 is out of range (10..60000)" },
+    { "settings_shadow_lag_short.conf", 26,
+      "settings.shadow_lag_ms: 100 must be at least settings.heartbeat_ms (250)" },
+    { "settings_shadow_window_small.conf", 27,
+      "settings.shadow_window_bytes: 1048576 must be at least settings.max_frame_bytes "
+      "(2097152)" },
     { "settings_timeout_short.conf", 26,
       "settings.failure_timeout_ms: 300 must be at least twice settings.heartbeat_ms (250)" },
+    { "settings_window_too_large.conf", 26,
+      "settings.catchup_window_bytes: 2147483648 is out of range (131072..1073741824)" },
     { "standby_is_member.conf", 26,
       "partitions[0].standby[0]: \"be2\" is already the partition's secondary" },
+    { "state_is_journal.conf", 11,
+      "routers[0].state: \"/tmp/rtr-test/be2\" is already the journal directory of backend "
+      "\"be2\" (line 19)" },
+    { "state_missing.conf", 12,
+      "routers[1]: missing required key \"state\": partition \"LOW\" (line 35) is shadowed, so "
+      "every router keeps the facility register" },
+    { "state_nested.conf", 11,
+      "routers[0].state: \"/tmp/rtr-test\" and the journal directory \"/tmp/rtr-test/be1\" of "
+      "backend \"be1\" (line 14) are nested" },
+    { "state_relative.conf", 11, "routers[0].state: \"var/r1\" must be an absolute path" },
+    { "state_shared.conf", 21,
+      "routers[2].state: \"/tmp/rtr-test/r1\" is already the state directory of router \"r1\" "
+      "(line 7)" },
+    { "state_under_file.conf", 11,
+      "routers[0].state: \"/dev/null/r1\" is not usable: /dev/null is not a directory" },
+    { "state_wrong_type.conf", 11, "routers[0].state: expected a string, found an integer" },
     { "syntax_missing_semicolon_brace.conf", 11, "syntax error" },
     { "syntax_unterminated_string.conf", 11, "syntax error" },
     { "too_many_segments.conf", 3, "key: 21 key segments are defined; at most 20 are allowed" },
@@ -232,11 +275,14 @@ static const struct {
       "secondary, standby, concurrent, remember)" },
     { "unknown_primary.conf", 26, "partitions[0].primary: unknown backend \"be9\"" },
     { "unknown_router_key.conf", 8,
-      "unknown key \"client\" in routers[0] (expected one of: name, clients, peers, admin)" },
+      "unknown key \"client\" in routers[0] (expected one of: name, clients, peers, admin, "
+      "state)" },
     { "unknown_secondary.conf", 28, "partitions[1].secondary: unknown backend \"be3\"" },
     { "unknown_settings_key.conf", 24,
       "unknown key \"heartbeat\" in settings (expected one of: heartbeat_ms, failure_timeout_ms, "
-      "max_frame_bytes, journal_max_mb, replay_limit, log_level)" },
+      "max_frame_bytes, journal_max_mb, replay_limit, log_level, lease_ms, lease_margin_ms, "
+      "shadow_lag_ms, catchup_lag_ms, shadow_window_bytes, catchup_window_bytes, "
+      "register_timeout_ms, deny_reject_ms)" },
     { "unknown_standby.conf", 26, "partitions[0].standby[0]: unknown backend \"be3\"" },
     { "unknown_top_key.conf", 6,
       "unknown key \"router\" at the top level (expected one of: facility, key, routers, "
@@ -363,6 +409,17 @@ Test(cmn_config, demo_facility_contents)
     cr_expect_eq(fac->settings.journal_max_mb, 0);
     cr_expect_eq(fac->settings.replay_limit, 3);
     cr_expect_eq(fac->settings.log_level, CMN_LOG_NOTICE);
+    /* the shadow-pair settings: defaults, derived from failure_timeout_ms = 1000 */
+    cr_expect_eq(fac->settings.lease_ms, 2000);
+    cr_expect_eq(fac->settings.lease_margin_ms, 200);
+    cr_expect_eq(fac->settings.shadow_lag_ms, 1000);
+    cr_expect_eq(fac->settings.catchup_lag_ms, 1000);
+    cr_expect_eq(fac->settings.shadow_window_bytes, 8388608);
+    cr_expect_eq(fac->settings.catchup_window_bytes, 4194304);
+    cr_expect_eq(fac->settings.register_timeout_ms, 500);
+    cr_expect_eq(fac->settings.deny_reject_ms, 2000);
+    /* no partition is shadowed: no register, no state directory needed */
+    cr_expect_null(fac->routers[0].state);
 
     cr_expect_eq(cmn_facility_router(fac, "R1"), &fac->routers[0]);
     cr_expect_null(cmn_facility_router(fac, "be1"));
@@ -379,7 +436,12 @@ Test(cmn_config, shadow_facility_contents)
     char *path = src_path("docs/facility-shadow.conf");
     cmn_facility_t *fac = load_ok(path);
 
-    cr_expect_eq(fac->nrouters, 3);
+    cr_assert_eq(fac->nrouters, 3);
+    cr_expect_str_eq(fac->routers[0].state, "/tmp/rtr-shadow/r1");
+    cr_expect_str_eq(fac->routers[1].state, "/tmp/rtr-shadow/r2");
+    cr_expect_str_eq(fac->routers[2].state, "/tmp/rtr-shadow/r3");
+    cr_expect_eq(fac->settings.lease_ms, 2000);
+    cr_expect_eq(fac->settings.register_timeout_ms, 500);
     cr_assert_eq(fac->npartitions, 1);
     const cmn_partition_t *p = &fac->partitions[0];
     cr_expect_str_eq(p->name, "ACCT");
@@ -395,13 +457,14 @@ Test(cmn_config, shadow_facility_contents)
 
 /* ---- configs built at run time ------------------------------------------------------------ */
 
-/* A valid facility with the journals and partitions given; "%s" slots: journal of be1, journal
- * of be2, the key list, the partitions list, extra top-level text. Journal lines are 11 and 14. */
+/* A valid facility with the journals and partitions given; "%s" slots: the key list, the
+ * router's state clause (line 4), journal of be1, journal of be2, the partitions list (line
+ * 16), extra top-level text (from line 17). Journal lines are 11 and 14. */
 #define CONF_FMT                                                                  \
     "facility = \"T\";\n"                                                         \
     "key = ( %s );\n"                                                             \
     "routers = ( { name = \"r1\"; clients = \"tcp://127.0.0.1:7101\";\n"          \
-    "              peers = \"tcp://127.0.0.1:7111\";\n"                           \
+    "              peers = \"tcp://127.0.0.1:7111\";%s\n"                         \
     "              admin = \"tcp://127.0.0.1:7121\"; } );\n"                      \
     "backends = (\n"                                                              \
     "  { name = \"be1\";\n"                                                       \
@@ -420,12 +483,15 @@ static const char *const u4_key = "{ type = \"unsigned\"; offset = 0; length = 4
 static const char *const u4_parts =
     "{ name = \"A\"; low = [ 0 ]; high = [ 9 ]; primary = \"be1\"; secondary = \"be2\"; }";
 
+/* The router's state clause make_conf writes: u4_parts is shadowed. */
+#define STATE_R1 " state = \"/tmp/rtr-test-cfg/r1\";"
+
 static char *
 make_conf(const char *dir, const char *name, const char *j1, const char *j2, const char *key,
           const char *parts, const char *extra)
 {
     char *text, *path;
-    cr_assert_geq(asprintf(&text, CONF_FMT, key, j1, j2, parts, extra), 0);
+    cr_assert_geq(asprintf(&text, CONF_FMT, key, STATE_R1, j1, j2, parts, extra), 0);
     path = write_conf(dir, name, text);
     free(text);
     return path;
@@ -551,6 +617,286 @@ Test(cmn_config, journal_check_modes)
     cr_expect_eq(cmn_facility_load_ex(conf, &nonode, &fac, &diag), RTR_STS_INVARG);
     cr_expect_null(fac);
     cr_expect_null(diag);
+    free(conf);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* ---- routers[].state and the shadow-pair settings (docs/shadow-protocol.md §5.5, §5.6) ---- */
+
+static const char *const u4_unshadowed =
+    "{ name = \"A\"; low = [ 0 ]; high = [ 9 ]; primary = \"be1\"; }";
+
+/* make_conf_state - make_conf with the router's state clause given ("" for none), the default
+ * journals and the u4 key. */
+static char *
+make_conf_state(const char *dir, const char *name, const char *state, const char *parts,
+                const char *extra)
+{
+    char *text, *path;
+    cr_assert_geq(asprintf(&text, CONF_FMT, u4_key, state, "/tmp/rtr-test-cfg/be1",
+                           "/tmp/rtr-test-cfg/be2", parts, extra),
+                  0);
+    path = write_conf(dir, name, text);
+    free(text);
+    return path;
+}
+
+/* load_opts_ok - load with opts and require success; returns the facility. */
+static cmn_facility_t *
+load_opts_ok(const char *path, const cmn_load_opts_t *opts)
+{
+    cmn_facility_t *fac = NULL;
+    cmn_diag_t *diag = NULL;
+    rtr_status_t sts = cmn_facility_load_ex(path, opts, &fac, &diag);
+
+    cr_expect_eq(sts, RTR_STS_OK, "%s: %s", path, diag && diag->error ? diag->error : "?");
+    cmn_diag_free(&diag);
+    cr_assert_not_null(fac, "%s", path);
+    return fac;
+}
+
+Test(cmn_config, state_is_required_only_when_a_partition_is_shadowed)
+{
+    char *dir = tst_tmpdir("cfg"), *conf;
+    cmn_load_opts_t none = { CMN_JOURNAL_CHECK_NONE, NULL };
+    cmn_facility_t *fac;
+
+    /* unshadowed, no state: loads, the router has none */
+    conf = make_conf_state(dir, "u.conf", "", u4_unshadowed, "");
+    fac = load_ok(conf);
+    cr_expect_null(fac->routers[0].state);
+    cmn_facility_free(&fac);
+    free(conf);
+
+    /* shadowed, no state: refused on the router's line, whatever the check mode */
+    conf = make_conf_state(dir, "s.conf", "", u4_parts, "");
+    expect_error(conf, NULL, RTR_STS_CONFIG, 3,
+                 "routers[0]: missing required key \"state\": partition \"A\" (line 16) is "
+                 "shadowed, so every router keeps the facility register");
+    expect_error(conf, &none, RTR_STS_CONFIG, 3,
+                 "routers[0]: missing required key \"state\": partition \"A\" (line 16) is "
+                 "shadowed, so every router keeps the facility register");
+    free(conf);
+
+    /* one shadowed partition among others is enough; the message names it */
+    conf = make_conf_state(
+        dir, "s2.conf", "",
+        "{ name = \"A\"; low = [ 0 ]; high = [ 9 ]; primary = \"be1\"; },\n"
+        "{ name = \"B\"; low = [ 10 ]; high = [ 19 ]; primary = \"be2\"; secondary = \"be1\"; }",
+        "");
+    expect_error(conf, NULL, RTR_STS_CONFIG, 3,
+                 "routers[0]: missing required key \"state\": partition \"B\" (line 17) is "
+                 "shadowed, so every router keeps the facility register");
+    free(conf);
+
+    /* unshadowed with a state: optional, but normalized and checked like any other */
+    conf =
+        make_conf_state(dir, "u2.conf", " state = \"/tmp//rtr-test-cfg/r1/\";", u4_unshadowed, "");
+    fac = load_ok(conf);
+    cr_expect_str_eq(fac->routers[0].state, "/tmp/rtr-test-cfg/r1");
+    cmn_facility_free(&fac);
+    free(conf);
+    conf = make_conf_state(dir, "u3.conf", " state = \"/dev/null/r1\";", u4_unshadowed, "");
+    expect_error(conf, NULL, RTR_STS_CONFIG, 4,
+                 "routers[0].state: \"/dev/null/r1\" is not usable: /dev/null is not a directory");
+    free(conf);
+    conf = make_conf_state(dir, "u4.conf", " state = \"/tmp/rtr-test-cfg/be1/r1\";", u4_unshadowed,
+                           "");
+    expect_error(conf, NULL, RTR_STS_CONFIG, 4,
+                 "routers[0].state: \"/tmp/rtr-test-cfg/be1/r1\" and the journal directory "
+                 "\"/tmp/rtr-test-cfg/be1\" of backend \"be1\" (line 7) are nested");
+    free(conf);
+    conf = make_conf_state(dir, "u5.conf", " state = \"\";", u4_unshadowed, "");
+    expect_error(conf, NULL, RTR_STS_CONFIG, 4,
+                 "routers[0].state: the path must be 1 to 1024 characters long");
+    free(conf);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* The state directory is checked on this machine's file system exactly when the journals'
+ * check mode says so: every node's, the --node's own, or none (librtr). */
+Test(cmn_config, state_check_modes)
+{
+    char *dir = tst_tmpdir("cfg"), *conf, *state, *clause, *file, *msg;
+    cmn_load_opts_t none = { CMN_JOURNAL_CHECK_NONE, NULL };
+    cmn_load_opts_t r1 = { CMN_JOURNAL_CHECK_NODE, "R1" };
+    cmn_load_opts_t be1 = { CMN_JOURNAL_CHECK_NODE, "be1" };
+    cmn_facility_t *fac;
+    struct stat st;
+
+    conf = make_conf_state(dir, "m.conf", " state = \"/dev/null/r1\";", u4_parts, "");
+    expect_error(conf, NULL, RTR_STS_CONFIG, 4,
+                 "routers[0].state: \"/dev/null/r1\" is not usable: /dev/null is not a directory");
+    expect_error(conf, &r1, RTR_STS_CONFIG, 4,
+                 "routers[0].state: \"/dev/null/r1\" is not usable: /dev/null is not a directory");
+    fac = load_opts_ok(conf, &none);
+    cr_expect_str_eq(fac->routers[0].state, "/dev/null/r1");
+    cmn_facility_free(&fac);
+    fac = load_opts_ok(conf, &be1);
+    cmn_facility_free(&fac);
+    free(conf);
+
+    /* a state that is a regular file */
+    cr_assert_geq(asprintf(&file, "%s/plain", dir), 0);
+    cr_assert_eq(tst_write_file(file, "x", 1), 0);
+    cr_assert_geq(asprintf(&clause, " state = \"%s\";", file), 0);
+    conf = make_conf_state(dir, "f.conf", clause, u4_parts, "");
+    cr_assert_geq(
+        asprintf(&msg, "routers[0].state: \"%s\" is not usable: it exists and is not a directory",
+                 file),
+        0);
+    expect_error(conf, &r1, RTR_STS_CONFIG, 4, msg);
+    free(msg);
+    free(conf);
+    free(clause);
+    free(file);
+
+    /* one that does not exist yet is fine, and the load creates nothing */
+    cr_assert_geq(asprintf(&state, "%s/not/yet/r1", dir), 0);
+    cr_assert_geq(asprintf(&clause, " state = \"%s\";", state), 0);
+    conf = make_conf_state(dir, "ok.conf", clause, u4_parts, "");
+    fac = load_opts_ok(conf, &r1);
+    cr_expect_str_eq(fac->routers[0].state, state);
+    cmn_facility_free(&fac);
+    cr_expect_neq(stat(state, &st), 0, "%s was created", state);
+    free(conf);
+    free(clause);
+    free(state);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* load_settings - a shadowed facility with `settings` text; returns it loaded. */
+static cmn_facility_t *
+load_settings(const char *dir, const char *settings)
+{
+    char *extra, *conf;
+    cmn_facility_t *fac;
+
+    cr_assert_geq(asprintf(&extra, "settings = { %s };\n", settings), 0);
+    conf = make_conf(dir, "set.conf", "/tmp/rtr-test-cfg/be1", "/tmp/rtr-test-cfg/be2", u4_key,
+                     u4_parts, extra);
+    fac = load_ok(conf);
+    free(conf);
+    free(extra);
+    return fac;
+}
+
+/* The derived defaults follow the settings they are derived from (§3.2, §4.3, §5.6, §6). */
+Test(cmn_config, shadow_settings_defaults_follow_other_settings)
+{
+    char *dir = tst_tmpdir("cfg");
+    cmn_facility_t *fac;
+
+    fac = load_settings(dir, "heartbeat_ms = 100; failure_timeout_ms = 3000;");
+    cr_expect_eq(fac->settings.lease_ms, 6000);
+    cr_expect_eq(fac->settings.lease_margin_ms, 600);
+    cr_expect_eq(fac->settings.shadow_lag_ms, 3000);
+    cr_expect_eq(fac->settings.catchup_lag_ms, 3000);
+    cr_expect_eq(fac->settings.deny_reject_ms, 6000);
+    cr_expect_eq(fac->settings.shadow_window_bytes, 8388608);
+    cr_expect_eq(fac->settings.catchup_window_bytes, 4194304);
+    cr_expect_eq(fac->settings.register_timeout_ms, 500);
+    cmn_facility_free(&fac);
+
+    /* the smallest failure timeout */
+    fac = load_settings(dir, "heartbeat_ms = 25; failure_timeout_ms = 50;");
+    cr_expect_eq(fac->settings.lease_ms, 100);
+    cr_expect_eq(fac->settings.lease_margin_ms, 10);
+    cr_expect_eq(fac->settings.shadow_lag_ms, 50);
+    cr_expect_eq(fac->settings.catchup_lag_ms, 50);
+    cr_expect_eq(fac->settings.deny_reject_ms, 100);
+    cmn_facility_free(&fac);
+
+    /* the largest: lease_ms stops at its maximum, deny_reject_ms does not need to */
+    fac = load_settings(dir, "failure_timeout_ms = 600000;");
+    cr_expect_eq(fac->settings.lease_ms, 600000);
+    cr_expect_eq(fac->settings.lease_margin_ms, 60000);
+    cr_expect_eq(fac->settings.shadow_lag_ms, 600000);
+    cr_expect_eq(fac->settings.deny_reject_ms, 1200000);
+    cmn_facility_free(&fac);
+    fac = load_settings(dir, "failure_timeout_ms = 300001;");
+    cr_expect_eq(fac->settings.lease_ms, 600000);
+    cmn_facility_free(&fac);
+
+    /* lease_margin_ms follows a written lease_ms; catchup_lag_ms a written shadow_lag_ms */
+    fac = load_settings(dir, "lease_ms = 999; shadow_lag_ms = 700;");
+    cr_expect_eq(fac->settings.lease_ms, 999);
+    cr_expect_eq(fac->settings.lease_margin_ms, 99);
+    cr_expect_eq(fac->settings.shadow_lag_ms, 700);
+    cr_expect_eq(fac->settings.catchup_lag_ms, 700);
+    cr_expect_eq(fac->settings.deny_reject_ms, 2000);
+    cmn_facility_free(&fac);
+
+    /* a window holds at least one frame: the defaults grow with max_frame_bytes */
+    fac = load_settings(dir, "max_frame_bytes = 6291456;");
+    cr_expect_eq(fac->settings.shadow_window_bytes, 8388608);
+    cr_expect_eq(fac->settings.catchup_window_bytes, 6291456);
+    cmn_facility_free(&fac);
+    fac = load_settings(dir, "max_frame_bytes = 268435456;");
+    cr_expect_eq(fac->settings.shadow_window_bytes, 268435456);
+    cr_expect_eq(fac->settings.catchup_window_bytes, 268435456);
+    cmn_facility_free(&fac);
+    tst_rmtree(dir);
+    free(dir);
+}
+
+/* Written values are kept exactly, the boundaries of every check included. */
+Test(cmn_config, shadow_settings_explicit_values)
+{
+    char *dir = tst_tmpdir("cfg");
+    cmn_facility_t *fac;
+
+    /* lowest: lease = 2 heartbeats, 2 x margin = lease - 1, lags = heartbeat, windows = frame,
+     * deny = failure timeout */
+    fac = load_settings(dir, "heartbeat_ms = 100; failure_timeout_ms = 400; lease_ms = 200;"
+                             " lease_margin_ms = 99; shadow_lag_ms = 100; catchup_lag_ms = 100;"
+                             " max_frame_bytes = 131072; shadow_window_bytes = 131072;"
+                             " catchup_window_bytes = 131072; register_timeout_ms = 10;"
+                             " deny_reject_ms = 400;");
+    cr_expect_eq(fac->settings.lease_ms, 200);
+    cr_expect_eq(fac->settings.lease_margin_ms, 99);
+    cr_expect_eq(fac->settings.shadow_lag_ms, 100);
+    cr_expect_eq(fac->settings.catchup_lag_ms, 100);
+    cr_expect_eq(fac->settings.shadow_window_bytes, 131072);
+    cr_expect_eq(fac->settings.catchup_window_bytes, 131072);
+    cr_expect_eq(fac->settings.register_timeout_ms, 10);
+    cr_expect_eq(fac->settings.deny_reject_ms, 400);
+    cmn_facility_free(&fac);
+
+    /* highest */
+    fac = load_settings(dir, "lease_ms = 600000; lease_margin_ms = 299999; shadow_lag_ms = 600000;"
+                             " catchup_lag_ms = 600000; shadow_window_bytes = 1073741824;"
+                             " catchup_window_bytes = 0x40000000; register_timeout_ms = 60000;"
+                             " deny_reject_ms = 1200000;");
+    cr_expect_eq(fac->settings.lease_ms, 600000);
+    cr_expect_eq(fac->settings.lease_margin_ms, 299999);
+    cr_expect_eq(fac->settings.shadow_lag_ms, 600000);
+    cr_expect_eq(fac->settings.catchup_lag_ms, 600000);
+    cr_expect_eq(fac->settings.shadow_window_bytes, 1073741824);
+    cr_expect_eq(fac->settings.catchup_window_bytes, 1073741824);
+    cr_expect_eq(fac->settings.register_timeout_ms, 60000);
+    cr_expect_eq(fac->settings.deny_reject_ms, 1200000);
+    /* the others keep their defaults */
+    cr_expect_eq(fac->settings.heartbeat_ms, 250);
+    cr_expect_eq(fac->settings.failure_timeout_ms, 1000);
+    cmn_facility_free(&fac);
+
+    /* the set of a derived key cannot be confused with "unset": -1 is out of range */
+    char *conf = make_conf(dir, "neg.conf", "/tmp/rtr-test-cfg/be1", "/tmp/rtr-test-cfg/be2",
+                           u4_key, u4_parts, "settings = { lease_ms = -1; };\n");
+    expect_error(conf, NULL, RTR_STS_CONFIG, 17,
+                 "settings.lease_ms: -1 is out of range (20..600000)");
+    free(conf);
+    /* the checks against a written failure_timeout_ms, on the line of the key that fails */
+    conf = make_conf(dir, "deny.conf", "/tmp/rtr-test-cfg/be1", "/tmp/rtr-test-cfg/be2", u4_key,
+                     u4_parts,
+                     "settings = { failure_timeout_ms = 5000;\n  deny_reject_ms = 4999; };\n");
+    expect_error(conf, NULL, RTR_STS_CONFIG, 18,
+                 "settings.deny_reject_ms: 4999 must be at least settings.failure_timeout_ms "
+                 "(5000)");
     free(conf);
     tst_rmtree(dir);
     free(dir);
@@ -750,8 +1096,8 @@ Test(cmn_config, final_comment_without_newline_is_fine)
     char *dir = tst_tmpdir("cfg"), *conf, *text, *path;
     static const char key[] = "{ type = \"unsigned\"; offset = 0; length = 4; }";
 
-    cr_assert_geq(asprintf(&text, CONF_FMT, key, "/tmp/rtr-test-cfg/be1", "/tmp/rtr-test-cfg/be2",
-                           u4_parts, "# the end, no newline"),
+    cr_assert_geq(asprintf(&text, CONF_FMT, key, STATE_R1, "/tmp/rtr-test-cfg/be1",
+                           "/tmp/rtr-test-cfg/be2", u4_parts, "# the end, no newline"),
                   0);
     conf = write_conf(dir, "c.conf", text);
     cmn_facility_t *fac = load_ok(conf);
@@ -825,9 +1171,16 @@ Test(cmn_config, option_table_is_consistent)
         cr_expect_gt(strlen(o->doc), 10, "%s", o->name);
         cr_expect(!(o->flags & CMN_CFG_REQUIRED) || o->def == NULL, "%s: required with default",
                   o->name);
-        if (o->type == CMN_CFG_INT && o->def != NULL) {
+        if (o->type == CMN_CFG_INT && o->def != NULL && !(o->flags & CMN_CFG_DERIVED)) {
             long long d = atoll(o->def);
             cr_expect(d >= o->min && d <= o->max, "%s: default outside its bounds", o->name);
+        }
+        /* a derived default is computed by the loader; CMN_CFG_UNSET (-1) marks it meanwhile */
+        if (o->flags & CMN_CFG_DERIVED) {
+            cr_expect_eq(o->type, CMN_CFG_INT, "%s: derived but no integer", o->name);
+            cr_expect_not_null(o->def, "%s: derived without a default", o->name);
+            cr_expect_geq(o->min, 1, "%s: derived with a minimum below 1", o->name);
+            cr_expect(!(o->flags & CMN_CFG_REQUIRED), "%s: derived and required", o->name);
         }
         if (o->type == CMN_CFG_ENUM)
             cr_expect_not_null(o->choices, "%s", o->name);
