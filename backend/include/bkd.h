@@ -23,8 +23,12 @@
  * 64,000 bytes are refused (RTR_STS_INVARG); refused ones and ones with nobody to go to count
  * in events_dropped, copies sent in events_forwarded.
  *
- * Single backend per partition (RTR's plain `active` state): a COMMIT needs only the local
- * journal. The shadow pair adds one condition to bkd_vote_checklist (bkd_core_tx.c).
+ * Single backend per partition (RTR's plain `active` state, BKD_ROLE_SOLE): a COMMIT needs
+ * only the local journal. A shadowed partition (docs/shadow-protocol.md) adds step 6 to
+ * bkd_vote_checklist (bkd_core_tx.c): the primary decides only once its partner acked the
+ * record (bkd_pipe.c); the member hardens the primary's records and executes them after the
+ * primary applied them, in CSN order, comparing digests (bkd_shadow.c). The shell calls
+ * bkd_core_flush at the end of every poll round (batches and acks go out then).
  *
  * Ownership: bkd_core_new returns a core the caller frees with bkd_core_free. Envelopes given
  * to event functions are borrowed for the call. An action taken with bkd_core_next_action is
@@ -55,7 +59,16 @@
 #define BKD_MAX_MSGS             4096u /* messages in one transaction */
 #define BKD_EVTNUM_USERMAX       250u  /* rtr.h RTR_EVTNUM_USERMAX: highest user event number */
 
-/* One partition the backend serves (from the facility: those whose primary is this node). */
+/* This backend's part in a partition. */
+typedef enum {
+    BKD_ROLE_SOLE = 0,    /* not shadowed: the backend alone serves it (RTR's plain `active`) */
+    BKD_ROLE_PRIMARY = 1, /* shadowed, primary: decides, replicates to the partner */
+    BKD_ROLE_MEMBER = 2,  /* shadowed, secondary: hardens the primary's records, executes them
+                           * after the primary applied them, serves no client */
+} bkd_role_t;
+
+/* One partition the backend serves (from the facility: those whose primary is this node, and
+ * the shadowed ones it is the secondary of). */
 typedef struct {
     const char *name;
     const uint8_t *low; /* normalized bounds, keylen bytes each */
@@ -63,6 +76,8 @@ typedef struct {
     bool concurrent; /* several servers may share the partition's queue */
     uint64_t epoch;  /* from the journal's meta; 0 means 1 (first start) */
     uint64_t last_n; /* highest hardened CSN of the partition (0 if none) */
+    bkd_role_t role;
+    const char *partner; /* shadowed: the other member's node name */
 } bkd_part_cfg_t;
 
 typedef struct {
@@ -73,6 +88,10 @@ typedef struct {
     const bkd_part_cfg_t *parts;
     uint32_t replay_limit; /* 0 = BKD_REPLAY_LIMIT_DEFAULT */
     uint32_t resend_ms;    /* 0 = BKD_RESEND_MS_DEFAULT */
+    size_t max_frame;      /* largest frame to build (RecordBatch); 0 = WIRE_MAX_FRAME_DEFAULT */
+#ifdef RTR_SIM
+    bool test_broken_commit_rule; /* the simulator's switch: step 6 skips the partner's ack */
+#endif
 } bkd_core_cfg_t;
 
 typedef struct bkd_core bkd_core_t;
@@ -80,6 +99,7 @@ typedef struct bkd_core bkd_core_t;
 typedef enum {
     BKD_SOCK_SERVERS = 0, /* the servers ROUTER: `to` is a server process identity */
     BKD_SOCK_ROUTER = 1,  /* the DEALER connected to router `to` */
+    BKD_SOCK_SHADOW = 2,  /* the DEALER connected to shadow partner `to` */
 } bkd_sock_t;
 
 typedef enum {
@@ -93,7 +113,9 @@ typedef struct {
     bkd_action_kind_t kind;
     bkd_sock_t sock;         /* SEND */
     char to[BKD_ID_MAX + 1]; /* SEND: identity (NUL-terminated) */
-    Rtr__Envelope *env;      /* SEND: owned by the action */
+    Rtr__Envelope *env;      /* SEND: owned by the action; NULL when `frame` is set */
+    uint8_t *frame;          /* SEND: an encoded Envelope to send as is (owned; RecordBatch) */
+    size_t framelen;
     uint32_t part;           /* JOURNAL_*: index into cfg.parts */
     uint64_t ticket;         /* JOURNAL_*: core ticket */
     Rtr__JournalRecord *rec; /* APPEND: owned by the action */
@@ -126,6 +148,11 @@ typedef struct {
     uint64_t tx_fenced;   /* TIDs a TxQuery did not find: refused from then on (tombstones) */
     uint64_t retries; /* server rejects with RTR_F_REJ_RETRY that queued the transaction again */
     uint64_t events_forwarded, events_dropped; /* Broadcast copies sent / refused or unsent */
+    /* shadow pair (docs/shadow-protocol.md): primary side */
+    uint64_t shadow_batches, shadow_records_sent, shadow_resent, shadow_acks, shadow_nacks_recv;
+    /* member side */
+    uint64_t shadow_records_recv, shadow_dups, shadow_gaps, shadow_executed, shadow_divergence;
+    uint64_t shadow_unexpected; /* shadow frames for a partition/role that does not take them */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */
@@ -189,6 +216,19 @@ rtr_status_t bkd_core_load_record(bkd_core_t *c, uint32_t part, const Rtr__Journ
  * RTR_STS_INVARG if it is not in EXCEPTION (nothing changes). */
 rtr_status_t bkd_core_tx_settle(bkd_core_t *c, const cmn_tid_t *tid, bool retry);
 
+/* ---- shadow pair (docs/shadow-protocol.md §3, §4) -------------------------------------- */
+
+/* bkd_core_shadow_msg - a decoded envelope from shadow partner `partner` (the shell checked
+ * the role BACKEND). Handles RecordBatch (member), ShadowAck and ShadowDiverged (primary).
+ * RTR_STS_INVARG for another body, a partition this backend does not share with `partner`, or
+ * a frame its role does not take (counted in shadow_unexpected, nothing applied). */
+rtr_status_t bkd_core_shadow_msg(bkd_core_t *c, const char *partner, const Rtr__Envelope *env);
+
+/* bkd_core_flush - the end of a poll round: the primary sends each partner one RecordBatch
+ * (or a few, each under max_frame) with the records the local journal admitted this round, and
+ * a member acks what hardened. Cheap when there is nothing to send. */
+void bkd_core_flush(bkd_core_t *c);
+
 /* ---- actions -------------------------------------------------------------------------- */
 
 /* bkd_core_next_action - move the oldest queued action into *out (caller owns it until
@@ -230,7 +270,19 @@ typedef struct {
     const char *name;
     uint64_t epoch, next_n, hardened_n;
     uint32_t servers, queued, active;
+    bkd_role_t role;
+    const char *partner;       /* NULL when not shadowed */
+    const char *state;         /* "active" (sole), "pri_act", "sec_act", "shd_out" */
+    uint64_t applied_n;        /* contiguous CSNs applied here */
+    uint64_t partner_hardened; /* primary: the partner's ack; member: the primary's hardened */
+    uint64_t partner_applied;  /* primary: the partner's applied; member: the primary's */
+    uint64_t lag_records;      /* primary: records not yet acked; member: hardened, unexecuted */
+    uint64_t lag_bytes;        /* primary: bytes not yet acked */
+    const char *out_reason;    /* shd_out: why */
 } bkd_part_info_t;
+
+/* bkd_role_name - "sole", "primary", "member". Static. */
+const char *bkd_role_name(bkd_role_t r);
 
 /* bkd_tx_state_name - "QUEUED", "ACTIVE", ... Static. */
 const char *bkd_tx_state_name(bkd_tx_state_t s);

@@ -44,6 +44,10 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
     c->nparts = cfg->nparts;
     c->incarnation = cfg->incarnation;
     c->keylen = cfg->keylen;
+    c->max_frame = cfg->max_frame;
+#ifdef RTR_SIM
+    c->broken_commit_rule = cfg->test_broken_commit_rule;
+#endif
     c->replay_limit = cfg->replay_limit ? cfg->replay_limit : BKD_REPLAY_LIMIT_DEFAULT;
     c->resend_ms = cfg->resend_ms ? cfg->resend_ms : BKD_RESEND_MS_DEFAULT;
     for (size_t i = 0; i < cfg->nparts; i++) {
@@ -60,12 +64,28 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
         p->epoch = pc->epoch ? pc->epoch : 1;
         p->hardened_n = pc->last_n;
         p->next_n = pc->last_n + 1;
+        p->role = pc->role;
+        if (pc->role != BKD_ROLE_SOLE) {
+            if (pc->partner == NULL || pc->partner[0] == '\0' ||
+                strcmp(pc->partner, cfg->node) == 0)
+                goto invalid;
+            p->partner = strdup(pc->partner);
+            if (p->partner == NULL)
+                goto fail;
+        }
+        if (pc->role == BKD_ROLE_PRIMARY && (p->pipe = bkd_pipe_new()) == NULL)
+            goto fail;
+        if (pc->role == BKD_ROLE_MEMBER && (p->shd = bkd_shd_new(pc->last_n)) == NULL)
+            goto fail;
     }
     *out = c;
     return RTR_STS_OK;
 fail:
     bkd_core_free(&c);
     return RTR_STS_NOMEM;
+invalid:
+    bkd_core_free(&c);
+    return RTR_STS_INVARG;
 }
 
 void
@@ -92,6 +112,10 @@ bkd_core_free(bkd_core_t **cp)
         free(c->parts[i].name);
         free(c->parts[i].low);
         free(c->parts[i].high);
+        free(c->parts[i].partner);
+        free(c->parts[i].done);
+        bkd_pipe_free(&c->parts[i].pipe);
+        bkd_shd_free(&c->parts[i].shd);
     }
     free(c->parts);
     free(c->wm);
@@ -261,7 +285,7 @@ bkd_on_tx_msg(bkd_core_t *c, const char *router, const Rtr__TxMsg *m)
         return RTR_STS_OK;
     }
     part = bkd_part_by_name(c, m->partition);
-    if (part < 0) {
+    if (part < 0 || c->parts[part].role == BKD_ROLE_MEMBER) {
         bkd_reject_msg(c, router, m, RTR_STS_NODSTFND);
         return RTR_STS_OK;
     }
@@ -663,9 +687,14 @@ bkd_on_server_done(bkd_core_t *c, const char *id, const Rtr__ServerDone *d)
         c->ctr.unexpected++;
         return RTR_STS_INVARG;
     }
-    if (tx->state == BKD_TX_COMMITTED)
+    if (tx->state == BKD_TX_COMMITTED) {
         bkd_emit_set_state(c, tx->part, tx->n, RTR__TX_STATE__TX_DONE, 0);
+        if (!tx->shadow)
+            bkd_applied_note(c, tx->part, tx->n);
+    }
     bkd_finish(c, tx);
+    if (tx->shadow)
+        bkd_shd_done(c, tx);
     return RTR_STS_OK;
 }
 
@@ -767,6 +796,9 @@ bkd_core_journal_hardened(bkd_core_t *c, uint64_t ticket)
         bkd_hard_remove(c, tx);
         bkd_vote_checklist(c, tx);
     }
+    for (uint32_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].shd != NULL)
+            bkd_shd_hardened(c, i);
 }
 
 void
@@ -776,6 +808,8 @@ bkd_core_journal_full(bkd_core_t *c, uint64_t ticket)
         if (tx->voted_ticket != ticket || tx->state != BKD_TX_HARDENING)
             continue;
         bkd_hard_remove(c, tx);
+        if (c->parts[tx->part].pipe != NULL)
+            bkd_pipe_drop(c, tx->part, tx->n);
         /* The CSN was never written: hand it back if it was the last one taken, so CSNs stay
          * dense (the shell reports a refusal right after the append, before any other). */
         if (c->parts[tx->part].next_n == tx->n + 1)
@@ -805,6 +839,9 @@ bkd_core_timer(bkd_core_t *c, uint64_t now_ms, uint64_t wall_ms)
 
     c->now_ms = now_ms;
     c->wall_ms = wall_ms;
+    for (uint32_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].pipe != NULL)
+            bkd_pipe_timer(c, i);
     while (tx != NULL) {
         bkd_tx_t *next = tx->next;
         if (tx->state == BKD_TX_ACTIVE && tx->vreq_sent && tx->vote == 0 && tx->srv != NULL &&
@@ -832,8 +869,12 @@ bkd_core_load_record(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec
 
     if (part >= c->nparts || rec->tid.len != 16)
         return RTR_STS_INVARG;
-    if (rec->state == RTR__TX_STATE__TX_MOVED)
+    if (rec->state == RTR__TX_STATE__TX_MOVED) {
+        bkd_applied_note(c, part, rec->n);
         return RTR_STS_OK; /* its newer record carries the transaction */
+    }
+    if (rec->state == RTR__TX_STATE__TX_DONE || rec->state == RTR__TX_STATE__TX_ABORT)
+        bkd_applied_note(c, part, rec->n);
     tx = bkd_tx_find(c, rec->tid.data);
     if (tx != NULL) /* an older record of a re-executed transaction: keep the newer */
         bkd_tx_destroy(c, tx);

@@ -82,12 +82,81 @@ struct bkd_tx {
     bool accepted; /* the outcome, once decided */
     uint32_t out_status, out_reason;
     uint64_t outcome_sent_ms;
+    /* shadow pair */
+    bkd_tx_t *cover_next; /* primary: waiting for the partner's ack (ascending n) */
+    bool cover_listed;
+    bool shadow;              /* member: an execution of the primary's record n */
+    uint8_t shadow_digest[8]; /* member: the primary's digest of replies and vote */
 };
+
+/* Primary side of a shadowed partition (bkd_pipe.c): records the partner has not acked. */
+typedef struct {
+    uint64_t n;
+    uint8_t *buf; /* packed JournalRecord */
+    size_t len;
+    bool sent;
+} bkd_out_t;
+
+/* A record state change other than VOTED -> decided, for the partner's next batch. */
+typedef struct {
+    uint64_t n;
+    Rtr__TxState state;
+    uint64_t moved_to;
+} bkd_chg_t;
+
+typedef struct {
+    bkd_out_t *out; /* ring, ascending n: appended, not yet acked */
+    size_t head, count, cap;
+    uint64_t out_bytes;
+    bkd_chg_t *chg; /* not yet sent */
+    size_t nchg, chgcap;
+    uint64_t acked; /* the partner's contiguous hardened_upto */
+    uint64_t partner_applied;
+    uint64_t last_progress_ms; /* the ack last moved (or the first unacked record was sent) */
+    uint64_t sent_applied;     /* applied_n last sent */
+    uint64_t sent_hardened;    /* hardened_n last sent */
+    uint64_t armed_ms;         /* resend timer last asked for */
+    bkd_tx_t *cover_head, *cover_tail;
+    bool diverged;
+    char out_reason[128];
+} bkd_pipe_t;
+
+/* Member side (bkd_shadow.c): one record received from the primary, not yet executed. */
+typedef struct {
+    uint64_t n;
+    uint64_t ticket;         /* core journal ticket of its append */
+    Rtr__JournalRecord *rec; /* owned */
+    Rtr__TxState state;      /* VOTED, or what a StateChange said */
+    uint64_t moved_to;
+} bkd_srec_t;
+
+typedef struct {
+    bkd_srec_t *r; /* ring, ascending n: exec_next .. expect - 1 */
+    size_t head, count, cap;
+    uint64_t expect;    /* next n of the live stream */
+    uint64_t hardened;  /* contiguous hardened here */
+    uint64_t p_applied; /* the primary's applied_upto */
+    uint64_t p_hardened;
+    uint64_t epoch;         /* the primary's epoch, from its batches */
+    bool executing;         /* one execution at a time (exec_after = n - 1, milestone M3) */
+    uint64_t sent_hardened; /* last ack sent */
+    uint64_t sent_applied;
+    uint64_t last_nack_ms;
+    bool out;
+    char out_reason[128];
+} bkd_shd_t;
 
 typedef struct {
     char *name;
     uint8_t *low, *high;
     bool concurrent;
+    bkd_role_t role;
+    char *partner;
+    bkd_pipe_t *pipe;   /* primary of a shadowed partition */
+    bkd_shd_t *shd;     /* member of a shadowed partition */
+    uint64_t applied_n; /* contiguous CSNs applied (DONE, MOVED) here */
+    uint64_t *done;     /* applied CSNs above applied_n + 1, ascending */
+    size_t ndone, donecap;
     uint64_t epoch;
     uint64_t next_n;     /* next CSN to assign: dense */
     uint64_t hardened_n; /* highest CSN whose VOTED record is hardened */
@@ -129,6 +198,10 @@ struct bkd_core {
     uint64_t hardened;    /* highest hardened core ticket */
     uint64_t now_ms, wall_ms;
     uint64_t jnlfull_until;
+    size_t max_frame;
+#ifdef RTR_SIM
+    bool broken_commit_rule;
+#endif
     bkd_core_counters_t ctr;
 };
 
@@ -266,5 +339,75 @@ void bkd_requeue(bkd_core_t *c, bkd_tx_t *tx);
 /* bkd_srv_detach - a server channel goes away: what it held is replayed or settled. The
  * channel leaves the table first, so a replay can never be handed straight back to it. */
 void bkd_srv_detach(bkd_core_t *c, bkd_srv_t *s);
+
+/* ---- bkd_pipe.c: the primary's side of a shadow pair -------------------------------------- */
+
+/* bkd_pipe_new / bkd_pipe_free - the pipe of a primary partition. */
+bkd_pipe_t *bkd_pipe_new(void);
+void bkd_pipe_free(bkd_pipe_t **pp);
+
+/* bkd_pipe_add - the VOTED record n (packed, buf owned by the pipe from now on) was queued for
+ * the local journal: it goes to the partner at the next flush. */
+void bkd_pipe_add(bkd_core_t *c, uint32_t part, uint64_t n, uint8_t *buf, size_t len);
+
+/* bkd_pipe_drop - the local journal refused record n (JNLFULL): it never goes out. */
+void bkd_pipe_drop(bkd_core_t *c, uint32_t part, uint64_t n);
+
+/* bkd_pipe_change - a state change of record n (MOVED, EXCEPTION, DONE settled) for the
+ * partner's next batch. */
+void bkd_pipe_change(bkd_core_t *c, uint32_t part, uint64_t n, Rtr__TxState state,
+                     uint64_t moved_to);
+
+/* bkd_pipe_covered - step 6 of the vote checklist: does every copy the pair requires hold
+ * record n? When not, tx waits (listed) and the checklist runs again when the ack comes. */
+bool bkd_pipe_covered(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_pipe_unlist - tx no longer waits for coverage (decided some other way, or destroyed). */
+void bkd_pipe_unlist(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_pipe_msg - ShadowAck / ShadowDiverged from the partner. */
+rtr_status_t bkd_pipe_msg(bkd_core_t *c, uint32_t part, const Rtr__Envelope *env);
+
+/* bkd_pipe_flush / bkd_pipe_timer - send what is due; resend after resend_ms without progress. */
+void bkd_pipe_flush(bkd_core_t *c, uint32_t part);
+void bkd_pipe_timer(bkd_core_t *c, uint32_t part);
+
+/* bkd_frame_batch - an encoded Envelope{RecordBatch} with header fields from `hdr` (its
+ * records must be empty) and the packed records appended as they are: the records are never
+ * decoded and encoded again on the way out. *out is malloc'ed. */
+rtr_status_t bkd_frame_batch(bkd_core_t *c, const Rtr__RecordBatch *hdr,
+                             const bkd_out_t *const *recs, size_t nrecs, uint8_t **out,
+                             size_t *outlen);
+
+/* ---- bkd_shadow.c: the member's side ---------------------------------------------------- */
+
+bkd_shd_t *bkd_shd_new(uint64_t last_n);
+void bkd_shd_free(bkd_shd_t **sp);
+
+/* bkd_shd_batch - a RecordBatch from the primary. */
+rtr_status_t bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b);
+
+/* bkd_shd_hardened - journal tickets up to c->hardened are hardened: advance the member's
+ * contiguous hardened point and start executions that became possible. */
+void bkd_shd_hardened(bkd_core_t *c, uint32_t part);
+
+/* bkd_shd_voted - the checklist's branch for a member's execution: its server voted; compare
+ * with the primary's digest and commit (no new record: the CSN is the primary's) or diverge. */
+void bkd_shd_voted(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_shd_done - a member's execution finished (ServerDone): the next one may start. */
+void bkd_shd_done(bkd_core_t *c, bkd_tx_t *tx);
+
+/* bkd_shd_flush - send the cumulative ack when something moved. */
+void bkd_shd_flush(bkd_core_t *c, uint32_t part);
+
+/* ---- applied points (bkd_pipe.c) ------------------------------------------------------- */
+
+/* bkd_applied_note - record n of partition `part` is applied here (DONE or MOVED): advance the
+ * contiguous applied point. */
+void bkd_applied_note(bkd_core_t *c, uint32_t part, uint64_t n);
+
+/* bkd_digest_be - the 8-byte digest of tx's replies and vote (JournalRecord.digest). */
+void bkd_digest_be(const bkd_tx_t *tx, uint8_t out[8]);
 
 #endif /* BKD_CORE_IMPL_H */

@@ -42,6 +42,14 @@ bkd_emit_set_state(bkd_core_t *c, uint32_t part, uint64_t n, Rtr__TxState state,
 
 /* bkd_digest_replies - digest of the server's replies and vote (JournalRecord.digest): what a
  * shadow's execution of the same CSN must reproduce. */
+static uint64_t bkd_digest_replies(const bkd_tx_t *tx);
+
+void
+bkd_digest_be(const bkd_tx_t *tx, uint8_t out[8])
+{
+    cmn_put_be64(out, bkd_digest_replies(tx));
+}
+
 static uint64_t
 bkd_digest_replies(const bkd_tx_t *tx)
 {
@@ -114,7 +122,10 @@ bkd_append_voted(bkd_core_t *c, bkd_tx_t *tx)
     RTR_ASSERT(wire_encode(&r.base, 0, &buf, &len) == RTR_STS_OK);
     RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
                            (ProtobufCMessage **)&a.rec) == RTR_STS_OK);
-    free(buf);
+    if (p->pipe != NULL)
+        bkd_pipe_add(c, tx->part, tx->n, buf, len); /* the pipe keeps the packed record */
+    else
+        free(buf);
     free(mv);
     free(mp);
     a.ticket = ++c->next_ticket;
@@ -125,6 +136,8 @@ bkd_append_voted(bkd_core_t *c, bkd_tx_t *tx)
      * record VOTED and the new one VOTED: replay finds the newer by TID. */
     if (tx->old_n != 0) {
         bkd_emit_set_state(c, tx->part, tx->old_n, RTR__TX_STATE__TX_MOVED, tx->n);
+        bkd_pipe_change(c, tx->part, tx->old_n, RTR__TX_STATE__TX_MOVED, tx->n);
+        bkd_applied_note(c, tx->part, tx->old_n);
         c->ctr.moved++;
     }
     tx->state = BKD_TX_HARDENING;
@@ -218,6 +231,10 @@ bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx)
     /* 3 */
     if (tx->vote == 0)
         return;
+    if (tx->shadow) { /* a member's execution of the primary's record: compare, no new CSN */
+        bkd_shd_voted(c, tx);
+        return;
+    }
     if (tx->vote < 0) {
         if (tx->uncertain) { /* a committed transaction the server now refuses */
             bkd_replay(c, tx);
@@ -242,7 +259,9 @@ bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx)
     /* 5 */
     if (tx->voted_ticket > c->hardened)
         return;
-    /* 6: (shadow pair) in-sync acks under a valid lease - not yet. */
+    /* 6 */
+    if (!bkd_pipe_covered(c, tx))
+        return;
     reexecuted = tx->old_n != 0;
     if (tx->n > c->parts[tx->part].hardened_n)
         c->parts[tx->part].hardened_n = tx->n;
@@ -319,6 +338,7 @@ bkd_tx_destroy(bkd_core_t *c, bkd_tx_t *tx)
     if (tx->queued)
         bkd_queue_remove(c, tx);
     bkd_hard_remove(c, tx);
+    bkd_pipe_unlist(c, tx);
     while (*pp != tx)
         pp = &(*pp)->hnext;
     *pp = tx->hnext;
@@ -650,6 +670,7 @@ bkd_action_clear(bkd_action_t *a)
         return;
     wire_free((ProtobufCMessage **)&a->env);
     wire_free((ProtobufCMessage **)&a->rec);
+    free(a->frame);
     memset(a, 0, sizeof(*a));
 }
 
@@ -735,6 +756,25 @@ bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg)
         pi.epoch = p->epoch;
         pi.next_n = p->next_n;
         pi.hardened_n = p->hardened_n;
+        pi.role = p->role;
+        pi.partner = p->partner;
+        pi.applied_n = p->applied_n;
+        pi.state = "active";
+        if (p->pipe != NULL) {
+            pi.state = p->pipe->diverged ? "pri_act diverged" : "pri_act";
+            pi.partner_hardened = p->pipe->acked;
+            pi.partner_applied = p->pipe->partner_applied;
+            pi.lag_records = p->pipe->count;
+            pi.lag_bytes = p->pipe->out_bytes;
+            pi.out_reason = p->pipe->diverged ? p->pipe->out_reason : NULL;
+        }
+        if (p->shd != NULL) {
+            pi.state = p->shd->out ? "shd_out" : "sec_act";
+            pi.partner_hardened = p->shd->p_hardened;
+            pi.partner_applied = p->shd->p_applied;
+            pi.lag_records = p->shd->hardened > p->applied_n ? p->shd->hardened - p->applied_n : 0;
+            pi.out_reason = p->shd->out ? p->shd->out_reason : NULL;
+        }
         for (size_t s = 0; s < c->nsrv; s++)
             pi.servers += c->srv[s]->part == i;
         for (const bkd_tx_t *q = p->qhead; q != NULL; q = q->qnext)

@@ -1,0 +1,443 @@
+/*
+ * bkd_pipe.c - the primary's side of a shadow pair (docs/shadow-protocol.md §3, §4): the
+ * records the partner has not acked, the batches that carry them, the partner's acks, and step 6
+ * of the vote checklist. Also the applied points both sides keep.
+ *
+ * Design note:
+ * - A record enters the pipe when its VOTED append is queued (bkd_append_voted) and leaves for
+ *   the partner only at bkd_core_flush, after the shell executed the append: a record the local
+ *   journal refused (JNLFULL) is dropped first, so the partner never holds a CSN the primary
+ *   handed back (shadow-protocol §12.3).
+ * - The records travel as they were packed for the journal: bkd_frame_batch appends them to the
+ *   encoded batch header instead of decoding and re-encoding each one.
+ * - Acks are cumulative (contiguous hardened_upto): an ack frees every record at or below it and
+ *   runs the checklist of the transactions it covers, in CSN order.
+ * - Nothing here knows time except through c->now_ms; the resend rule: records unacked and no
+ *   progress for resend_ms -> send them all again (the receiver drops duplicates).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bkd_core_impl.h"
+#include "wire.h"
+
+/* ---- applied points ---------------------------------------------------------------------- */
+
+void
+bkd_applied_note(bkd_core_t *c, uint32_t part, uint64_t n)
+{
+    bkd_part_t *p = &c->parts[part];
+    size_t i;
+
+    if (n <= p->applied_n)
+        return;
+    if (n == p->applied_n + 1) {
+        p->applied_n = n;
+        /* the ones already done above it follow */
+        i = 0;
+        while (i < p->ndone && p->done[i] <= p->applied_n + 1) {
+            if (p->done[i] == p->applied_n + 1)
+                p->applied_n++;
+            i++;
+        }
+        memmove(p->done, p->done + i, (p->ndone - i) * sizeof(*p->done));
+        p->ndone -= i;
+        return;
+    }
+    /* out of order: keep it sorted (completions are nearly in order: search from the end) */
+    if (p->ndone == p->donecap) {
+        size_t cap = p->donecap ? p->donecap * 2 : 64;
+        uint64_t *v = realloc(p->done, cap * sizeof(*v));
+        RTR_ASSERT(v != NULL);
+        p->done = v;
+        p->donecap = cap;
+    }
+    i = p->ndone;
+    while (i > 0 && p->done[i - 1] > n)
+        i--;
+    if (i > 0 && p->done[i - 1] == n)
+        return;
+    memmove(p->done + i + 1, p->done + i, (p->ndone - i) * sizeof(*p->done));
+    p->done[i] = n;
+    p->ndone++;
+}
+
+/* ---- the pipe ------------------------------------------------------------------------------ */
+
+bkd_pipe_t *
+bkd_pipe_new(void)
+{
+    return calloc(1, sizeof(bkd_pipe_t));
+}
+
+void
+bkd_pipe_free(bkd_pipe_t **pp)
+{
+    if (pp == NULL || *pp == NULL)
+        return;
+    bkd_pipe_t *q = *pp;
+    for (size_t i = 0; i < q->count; i++)
+        free(q->out[(q->head + i) % q->cap].buf);
+    free(q->out);
+    free(q->chg);
+    free(q);
+    *pp = NULL;
+}
+
+static bkd_out_t *
+bkd_out_at(bkd_pipe_t *q, size_t i)
+{
+    return &q->out[(q->head + i) % q->cap];
+}
+
+void
+bkd_pipe_add(bkd_core_t *c, uint32_t part, uint64_t n, uint8_t *buf, size_t len)
+{
+    bkd_pipe_t *q = c->parts[part].pipe;
+
+    if (q->count == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 256;
+        bkd_out_t *v = malloc(cap * sizeof(*v));
+        RTR_ASSERT(v != NULL);
+        for (size_t i = 0; i < q->count; i++)
+            v[i] = *bkd_out_at(q, i);
+        free(q->out);
+        q->out = v;
+        q->cap = cap;
+        q->head = 0;
+    }
+    RTR_ASSERT(q->count == 0 || bkd_out_at(q, q->count - 1)->n < n);
+    if (q->count == 0)
+        q->last_progress_ms = c->now_ms;
+    *bkd_out_at(q, q->count) = (bkd_out_t){ n, buf, len, false };
+    q->count++;
+    q->out_bytes += len;
+}
+
+void
+bkd_pipe_drop(bkd_core_t *c, uint32_t part, uint64_t n)
+{
+    bkd_pipe_t *q = c->parts[part].pipe;
+
+    /* the refused record is the last one added (the shell reports a refusal at once) */
+    if (q->count > 0 && bkd_out_at(q, q->count - 1)->n == n) {
+        bkd_out_t *o = bkd_out_at(q, q->count - 1);
+        RTR_ASSERT(!o->sent);
+        q->out_bytes -= o->len;
+        free(o->buf);
+        q->count--;
+    }
+}
+
+void
+bkd_pipe_change(bkd_core_t *c, uint32_t part, uint64_t n, Rtr__TxState state, uint64_t moved_to)
+{
+    bkd_pipe_t *q = c->parts[part].pipe;
+
+    if (q == NULL)
+        return;
+    if (q->nchg == q->chgcap) {
+        size_t cap = q->chgcap ? q->chgcap * 2 : 16;
+        bkd_chg_t *v = realloc(q->chg, cap * sizeof(*v));
+        RTR_ASSERT(v != NULL);
+        q->chg = v;
+        q->chgcap = cap;
+    }
+    q->chg[q->nchg++] = (bkd_chg_t){ n, state, moved_to };
+}
+
+bool
+bkd_pipe_covered(bkd_core_t *c, bkd_tx_t *tx)
+{
+    bkd_part_t *p = &c->parts[tx->part];
+    bkd_pipe_t *q = p->pipe;
+
+    if (p->role != BKD_ROLE_PRIMARY)
+        return true;
+#ifdef RTR_SIM
+    if (c->broken_commit_rule)
+        return true; /* the simulator's deliberately broken rule: no partner ack needed */
+#endif
+    if (q->acked >= tx->n)
+        return true;
+    if (!tx->cover_listed) {
+        /* hardening pops transactions in ticket order, which is CSN order per partition */
+        RTR_ASSERT(q->cover_tail == NULL || q->cover_tail->n < tx->n);
+        tx->cover_next = NULL;
+        if (q->cover_tail != NULL)
+            q->cover_tail->cover_next = tx;
+        else
+            q->cover_head = tx;
+        q->cover_tail = tx;
+        tx->cover_listed = true;
+    }
+    return false;
+}
+
+void
+bkd_pipe_unlist(bkd_core_t *c, bkd_tx_t *tx)
+{
+    bkd_pipe_t *q = c->parts[tx->part].pipe;
+    bkd_tx_t *prev = NULL;
+
+    if (!tx->cover_listed || q == NULL)
+        return;
+    for (bkd_tx_t *t = q->cover_head; t != NULL; prev = t, t = t->cover_next) {
+        if (t != tx)
+            continue;
+        if (prev != NULL)
+            prev->cover_next = t->cover_next;
+        else
+            q->cover_head = t->cover_next;
+        if (q->cover_tail == t)
+            q->cover_tail = prev;
+        break;
+    }
+    tx->cover_listed = false;
+    tx->cover_next = NULL;
+}
+
+/* bkd_pipe_acked - the partner holds everything up to `upto`. */
+static void
+bkd_pipe_acked(bkd_core_t *c, uint32_t part, uint64_t upto)
+{
+    bkd_pipe_t *q = c->parts[part].pipe;
+
+    if (upto <= q->acked)
+        return;
+    q->acked = upto;
+    q->last_progress_ms = c->now_ms;
+    while (q->count > 0 && bkd_out_at(q, 0)->n <= upto) {
+        bkd_out_t *o = bkd_out_at(q, 0);
+        q->out_bytes -= o->len;
+        free(o->buf);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+    while (q->cover_head != NULL && q->cover_head->n <= upto) {
+        bkd_tx_t *tx = q->cover_head;
+        q->cover_head = tx->cover_next;
+        if (q->cover_head == NULL)
+            q->cover_tail = NULL;
+        tx->cover_listed = false;
+        tx->cover_next = NULL;
+        bkd_vote_checklist(c, tx);
+    }
+}
+
+/* bkd_pipe_resend_from - send every record from n on again. */
+static void
+bkd_pipe_resend_from(bkd_core_t *c, bkd_pipe_t *q, uint64_t n)
+{
+    for (size_t i = 0; i < q->count; i++) {
+        bkd_out_t *o = bkd_out_at(q, i);
+        if (o->n >= n && o->sent) {
+            o->sent = false;
+            c->ctr.shadow_resent++;
+        }
+    }
+}
+
+rtr_status_t
+bkd_pipe_msg(bkd_core_t *c, uint32_t part, const Rtr__Envelope *env)
+{
+    bkd_part_t *p = &c->parts[part];
+    bkd_pipe_t *q = p->pipe;
+
+    switch (env->body_case) {
+    case RTR__ENVELOPE__BODY_SHADOW_ACK: {
+        const Rtr__ShadowAck *a = env->shadow_ack;
+        c->ctr.shadow_acks++;
+        if (a->has_applied_upto && a->applied_upto > q->partner_applied)
+            q->partner_applied = a->applied_upto;
+        if (a->hardened_upto > p->hardened_n && a->hardened_upto >= p->next_n) {
+            /* an ack for records this primary never sent: a confused partner */
+            c->ctr.shadow_unexpected++;
+            return RTR_STS_INVARG;
+        }
+        bkd_pipe_acked(c, part, a->hardened_upto);
+        if (a->has_nack_from) {
+            c->ctr.shadow_nacks_recv++;
+            bkd_pipe_resend_from(c, q, a->nack_from);
+        }
+        return RTR_STS_OK;
+    }
+    case RTR__ENVELOPE__BODY_SHADOW_DIVERGED: {
+        const Rtr__ShadowDiverged *d = env->shadow_diverged;
+        if (!q->diverged)
+            RTR_LOG(CMN_LOG_ERR, "BKD-PARTNER-DIVERGED", "partition=%s partner=%s csn=%llu %s",
+                    p->name, p->partner, (unsigned long long)d->n,
+                    d->reason != NULL ? d->reason : "");
+        q->diverged = true;
+        snprintf(q->out_reason, sizeof(q->out_reason), "partner diverged at n=%llu",
+                 (unsigned long long)d->n);
+        return RTR_STS_OK;
+    }
+    default:
+        c->ctr.shadow_unexpected++;
+        return RTR_STS_INVARG;
+    }
+}
+
+/* ---- batches ------------------------------------------------------------------------------- */
+
+static size_t
+bkd_varint(uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        uint8_t b = v & 0x7f;
+        v >>= 7;
+        out[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+    } while (v);
+    return n;
+}
+
+rtr_status_t
+bkd_frame_batch(bkd_core_t *c, const Rtr__RecordBatch *hdr, const bkd_out_t *const *recs,
+                size_t nrecs, uint8_t **out, size_t *outlen)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    size_t hlen, blen, elen, total, off;
+    uint8_t *buf;
+
+    /* RecordBatch = its header fields + one "field 2, length-delimited" per record */
+    blen = rtr__record_batch__get_packed_size(hdr);
+    for (size_t i = 0; i < nrecs; i++)
+        blen += 1 + 10 + recs[i]->len;
+    wire_envelope_init(&env, c->node, hdr->has_epoch ? hdr->epoch : 0, c->incarnation,
+                       RTR__ROLE__ROLE_BACKEND);
+    elen = rtr__envelope__get_packed_size(&env); /* header only: no body set */
+    total = elen + 2 + 10 + blen;
+    buf = malloc(total);
+    if (buf == NULL)
+        return RTR_STS_NOMEM;
+    off = rtr__envelope__pack(&env, buf);
+    /* the body: field 17 (records), length-delimited; its length is known only once the
+     * records are laid out, so they are written after a 10-byte gap and moved down */
+    size_t body_at = off + 2 + 10;
+    size_t b = body_at;
+    hlen = rtr__record_batch__pack(hdr, buf + b);
+    b += hlen;
+    for (size_t i = 0; i < nrecs; i++) {
+        buf[b++] = (2u << 3) | 2u;
+        b += bkd_varint(buf + b, recs[i]->len);
+        memcpy(buf + b, recs[i]->buf, recs[i]->len);
+        b += recs[i]->len;
+    }
+    size_t body_len = b - body_at;
+    uint8_t pre[12];
+    size_t np = 0;
+    pre[np++] = (uint8_t)(((17u << 3) | 2u) & 0x7f) | 0x80; /* tag 138 as a varint */
+    pre[np++] = 0x01;
+    np += bkd_varint(pre + np, body_len);
+    memmove(buf + off + np, buf + body_at, body_len);
+    memcpy(buf + off, pre, np);
+    *out = buf;
+    *outlen = off + np + body_len;
+    if (c->max_frame != 0 && *outlen > c->max_frame) {
+        free(buf);
+        *out = NULL;
+        return RTR_STS_WIRE_OVERSIZE;
+    }
+    return RTR_STS_OK;
+}
+
+/* bkd_pipe_send - one batch to the partner: the header, the state changes, records[0..n). */
+static void
+bkd_pipe_send(bkd_core_t *c, uint32_t part, const bkd_out_t *const *recs, size_t n, bool changes)
+{
+    bkd_part_t *p = &c->parts[part];
+    bkd_pipe_t *q = p->pipe;
+    Rtr__RecordBatch hdr = RTR__RECORD_BATCH__INIT;
+    Rtr__StateChange *sv = NULL, **sp = NULL;
+    bkd_action_t a;
+
+    hdr.partition = p->name;
+    hdr.has_epoch = true;
+    hdr.epoch = p->epoch;
+    hdr.has_applied_upto = true;
+    hdr.applied_upto = p->applied_n;
+    hdr.has_primary_hardened = true;
+    hdr.primary_hardened = p->hardened_n;
+    if (changes && q->nchg > 0) {
+        sv = calloc(q->nchg, sizeof(*sv));
+        sp = calloc(q->nchg, sizeof(*sp));
+        RTR_ASSERT(sv != NULL && sp != NULL);
+        for (size_t i = 0; i < q->nchg; i++) {
+            rtr__state_change__init(&sv[i]);
+            sv[i].n = q->chg[i].n;
+            sv[i].state = q->chg[i].state;
+            sv[i].has_moved_to = q->chg[i].moved_to != 0;
+            sv[i].moved_to = q->chg[i].moved_to;
+            sp[i] = &sv[i];
+        }
+        hdr.n_states = q->nchg;
+        hdr.states = sp;
+    }
+    memset(&a, 0, sizeof(a));
+    a.kind = BKD_ACT_SEND;
+    a.sock = BKD_SOCK_SHADOW;
+    snprintf(a.to, sizeof(a.to), "%s", p->partner);
+    rtr_status_t sts = bkd_frame_batch(c, &hdr, recs, n, &a.frame, &a.framelen);
+    free(sv);
+    free(sp);
+    if (sts != RTR_STS_OK) {
+        RTR_LOG(CMN_LOG_ERR, "BKD-BATCH", "partition=%s records=%zu sts=%s", p->name, n,
+                rtr_status_name(sts));
+        return;
+    }
+    if (changes)
+        q->nchg = 0;
+    q->sent_applied = p->applied_n;
+    q->sent_hardened = p->hardened_n;
+    c->ctr.shadow_batches++;
+    c->ctr.shadow_records_sent += n;
+    bkd_push_action(c, &a);
+}
+
+void
+bkd_pipe_flush(bkd_core_t *c, uint32_t part)
+{
+    bkd_part_t *p = &c->parts[part];
+    bkd_pipe_t *q = p->pipe;
+    const bkd_out_t *batch[512];
+    size_t n = 0, bytes = 0;
+    size_t limit = (c->max_frame ? c->max_frame : WIRE_MAX_FRAME_DEFAULT) / 2;
+    bool changes = q->nchg > 0;
+
+    for (size_t i = 0; i < q->count; i++) {
+        bkd_out_t *o = bkd_out_at(q, i);
+        if (o->sent)
+            continue;
+        if (n == 512 || (n > 0 && bytes + o->len > limit)) {
+            bkd_pipe_send(c, part, batch, n, changes);
+            changes = false;
+            n = 0;
+            bytes = 0;
+        }
+        o->sent = true;
+        batch[n++] = o;
+        bytes += o->len + 12;
+    }
+    if (n > 0 || changes || q->sent_applied != p->applied_n || q->sent_hardened != p->hardened_n)
+        bkd_pipe_send(c, part, batch, n, changes);
+    if (q->count > 0 && q->armed_ms != q->last_progress_ms + c->resend_ms) {
+        q->armed_ms = q->last_progress_ms + c->resend_ms;
+        bkd_emit_timer(c, q->armed_ms);
+    }
+}
+
+void
+bkd_pipe_timer(bkd_core_t *c, uint32_t part)
+{
+    bkd_pipe_t *q = c->parts[part].pipe;
+
+    if (q->count == 0 || c->now_ms < q->last_progress_ms + c->resend_ms)
+        return;
+    /* no progress for a whole resend period: the tail may be lost (nothing after it reveals
+     * the gap), so send everything unacked again */
+    bkd_pipe_resend_from(c, q, 0);
+    q->last_progress_ms = c->now_ms;
+}

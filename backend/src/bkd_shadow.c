@@ -1,0 +1,413 @@
+/*
+ * bkd_shadow.c - the member's side of a shadow pair (docs/shadow-protocol.md §4): harden the
+ * primary's records in CSN order, ack them, and execute them on this backend's own servers
+ * after the primary applied them, comparing the digest of replies and vote.
+ *
+ * Design note:
+ * - The live stream is strictly ordered: a record n == expect is appended; n < expect is a
+ *   duplicate (dropped, the next ack repeats the position); n > expect is a gap (the rest of the
+ *   batch is dropped and a NACK asks for a resend from expect, at most once per resend_ms).
+ *   The receiver never holds records out of order.
+ * - The ack is cumulative: hardened_upto is contiguous, so a lost ack is repaired by the next.
+ * - Execution is serial in CSN order (milestone M3: exec_after = n - 1): record n runs when it
+ *   is hardened here, the primary applied it, and n - 1 is done here. Replies and broadcasts of
+ *   a member's execution go nowhere (the transaction has no router).
+ * - A digest mismatch or a reject is a divergence: the execution is rolled back, the alarm is
+ *   raised (BKD-DIVERGED, shadow_divergence), the partner is told, and the member stops for the
+ *   partition (state shd_out). Divergence is never skipped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bkd_core_impl.h"
+#include "wire.h"
+
+bkd_shd_t *
+bkd_shd_new(uint64_t last_n)
+{
+    bkd_shd_t *s = calloc(1, sizeof(*s));
+    if (s != NULL) {
+        s->expect = last_n + 1;
+        s->hardened = last_n;
+    }
+    return s;
+}
+
+static bkd_srec_t *
+bkd_srec_at(bkd_shd_t *s, size_t i)
+{
+    return &s->r[(s->head + i) % s->cap];
+}
+
+void
+bkd_shd_free(bkd_shd_t **sp)
+{
+    if (sp == NULL || *sp == NULL)
+        return;
+    bkd_shd_t *s = *sp;
+    for (size_t i = 0; i < s->count; i++)
+        wire_free((ProtobufCMessage **)&bkd_srec_at(s, i)->rec);
+    free(s->r);
+    free(s);
+    *sp = NULL;
+}
+
+static bkd_srec_t *
+bkd_srec_find(bkd_shd_t *s, uint64_t n)
+{
+    if (s->count == 0)
+        return NULL;
+    uint64_t first = bkd_srec_at(s, 0)->n;
+    if (n < first || n - first >= s->count)
+        return NULL;
+    return bkd_srec_at(s, (size_t)(n - first));
+}
+
+/* bkd_shd_out - the member stops for this partition (a re-seed is needed). */
+static void
+bkd_shd_out(bkd_core_t *c, uint32_t part, uint64_t n, const char *why)
+{
+    bkd_part_t *p = &c->parts[part];
+    bkd_shd_t *s = p->shd;
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ShadowDiverged d = RTR__SHADOW_DIVERGED__INIT;
+
+    if (s->out)
+        return;
+    s->out = true;
+    snprintf(s->out_reason, sizeof(s->out_reason), "diverged n=%llu: %s", (unsigned long long)n,
+             why);
+    c->ctr.shadow_divergence++;
+    RTR_LOG(CMN_LOG_ERR, "BKD-DIVERGED", "partition=%s csn=%llu %s", p->name, (unsigned long long)n,
+            why);
+    d.partition = p->name;
+    d.epoch = s->epoch;
+    d.n = n;
+    d.reason = (char *)(uintptr_t)why;
+    env.body_case = RTR__ENVELOPE__BODY_SHADOW_DIVERGED;
+    env.shadow_diverged = &d;
+    bkd_emit_send(c, BKD_SOCK_SHADOW, p->partner, &env);
+}
+
+/* bkd_shd_append - queue the append of a received record (copied) to the member's journal. */
+static void
+bkd_shd_append(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *r)
+{
+    bkd_shd_t *s = c->parts[part].shd;
+    bkd_action_t a;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 256;
+        bkd_srec_t *v = malloc(cap * sizeof(*v));
+        RTR_ASSERT(v != NULL);
+        for (size_t i = 0; i < s->count; i++)
+            v[i] = *bkd_srec_at(s, i);
+        free(s->r);
+        s->r = v;
+        s->cap = cap;
+        s->head = 0;
+    }
+    memset(&a, 0, sizeof(a));
+    a.kind = BKD_ACT_JOURNAL_APPEND;
+    a.part = part;
+    RTR_ASSERT(wire_encode(&r->base, 0, &buf, &len) == RTR_STS_OK);
+    RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
+                           (ProtobufCMessage **)&a.rec) == RTR_STS_OK);
+    bkd_srec_t *sr = bkd_srec_at(s, s->count);
+    memset(sr, 0, sizeof(*sr));
+    sr->n = r->n;
+    sr->state = RTR__TX_STATE__TX_VOTED;
+    RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
+                           (ProtobufCMessage **)&sr->rec) == RTR_STS_OK);
+    free(buf);
+    a.ticket = ++c->next_ticket;
+    sr->ticket = a.ticket;
+    s->count++;
+    s->expect = r->n + 1;
+    c->ctr.shadow_records_recv++;
+    bkd_push_action(c, &a);
+}
+
+/* bkd_shd_exec_next - start the next execution if its turn has come. */
+static void
+bkd_shd_exec_next(bkd_core_t *c, uint32_t part)
+{
+    bkd_part_t *p = &c->parts[part];
+    bkd_shd_t *s = p->shd;
+
+    while (!s->out && !s->executing && s->count > 0) {
+        bkd_srec_t *sr = bkd_srec_at(s, 0);
+        uint64_t n = sr->n;
+        if (n > s->hardened || n > s->p_applied || n != p->applied_n + 1)
+            return;
+        if (sr->state == RTR__TX_STATE__TX_MOVED || sr->state == RTR__TX_STATE__TX_ABORT) {
+            /* the primary re-executed it under a newer CSN (or aborted it): nothing to run */
+            bkd_emit_set_state(c, part, n, sr->state, sr->moved_to);
+            bkd_applied_note(c, part, n);
+        } else {
+            const Rtr__JournalRecord *r = sr->rec;
+            bkd_tx_t *tx = bkd_tx_find(c, r->tid.data);
+            if (tx != NULL) {
+                /* the same TID at an older CSN, skipped as MOVED: this record carries it now */
+                if (tx->srv != NULL || tx->queued) {
+                    bkd_shd_out(c, part, n, "TID executing twice");
+                    return;
+                }
+                bkd_tx_destroy(c, tx);
+            }
+            tx = bkd_tx_create(c, r->tid.data, part);
+            RTR_ASSERT(tx != NULL);
+            for (size_t i = 0; i < r->n_messages; i++) {
+                const Rtr__TxMessage *m = r->messages[i];
+                RTR_ASSERT(bkd_tx_put_msg(tx, m->index, m->body.data, m->body.len,
+                                          m->has_flags ? m->flags : 0,
+                                          m->has_format ? m->format : 0) == RTR_STS_OK);
+            }
+            tx->shadow = true;
+            tx->vreq = true;
+            tx->vreq_n = (uint32_t)r->n_messages;
+            tx->epoch = r->epoch;
+            tx->n = r->n;
+            tx->watermark = r->has_watermark ? r->watermark : 0;
+            tx->accepted_ms = r->has_accepted_ms ? r->accepted_ms : 0;
+            if (r->has_digest && r->digest.len == 8)
+                memcpy(tx->shadow_digest, r->digest.data, 8);
+            tx->state = BKD_TX_QUEUED;
+            s->executing = true;
+            bkd_queue_push(c, tx, false);
+        }
+        wire_free((ProtobufCMessage **)&sr->rec);
+        s->head = (s->head + 1) % s->cap;
+        s->count--;
+        if (s->executing)
+            bkd_pump(c, part);
+    }
+}
+
+rtr_status_t
+bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b)
+{
+    bkd_part_t *p = &c->parts[part];
+    bkd_shd_t *s = p->shd;
+    bool gap = false;
+
+    if (s->out)
+        return RTR_STS_OK; /* a member waiting for a re-seed takes nothing */
+    if (b->has_epoch && b->epoch > s->epoch)
+        s->epoch = b->epoch;
+    for (size_t i = 0; i < b->n_states; i++) {
+        const Rtr__StateChange *sc = b->states[i];
+        bkd_srec_t *sr = bkd_srec_find(s, sc->n);
+        if (sr != NULL) {
+            sr->state = sc->state;
+            sr->moved_to = sc->has_moved_to ? sc->moved_to : 0;
+        }
+    }
+    for (size_t i = 0; i < b->n_records; i++) {
+        const Rtr__JournalRecord *r = b->records[i];
+        if (r->n < s->expect) {
+            c->ctr.shadow_dups++;
+            s->sent_hardened = 0; /* repeat the position at the next flush */
+            continue;
+        }
+        if (r->n > s->expect || r->tid.len != 16) {
+            gap = true;
+            break;
+        }
+        bkd_shd_append(c, part, r);
+    }
+    if (gap) {
+        c->ctr.shadow_gaps++;
+        if (s->last_nack_ms == 0 || c->now_ms >= s->last_nack_ms + c->resend_ms) {
+            Rtr__Envelope env = RTR__ENVELOPE__INIT;
+            Rtr__ShadowAck a = RTR__SHADOW_ACK__INIT;
+            s->last_nack_ms = c->now_ms;
+            a.partition = p->name;
+            a.epoch = s->epoch;
+            a.hardened_upto = s->hardened;
+            a.has_applied_upto = true;
+            a.applied_upto = p->applied_n;
+            a.has_nack_stream = true;
+            a.nack_stream = RTR__STREAM__STREAM_LIVE;
+            a.has_nack_from = true;
+            a.nack_from = s->expect;
+            env.body_case = RTR__ENVELOPE__BODY_SHADOW_ACK;
+            env.shadow_ack = &a;
+            bkd_emit_send(c, BKD_SOCK_SHADOW, p->partner, &env);
+        }
+    }
+    if (b->has_applied_upto && b->applied_upto > s->p_applied)
+        s->p_applied = b->applied_upto;
+    if (b->has_primary_hardened && b->primary_hardened > s->p_hardened)
+        s->p_hardened = b->primary_hardened;
+    bkd_shd_exec_next(c, part);
+    return RTR_STS_OK;
+}
+
+void
+bkd_shd_hardened(bkd_core_t *c, uint32_t part)
+{
+    bkd_shd_t *s = c->parts[part].shd;
+
+    for (size_t i = 0; i < s->count; i++) {
+        bkd_srec_t *sr = bkd_srec_at(s, i);
+        if (sr->n <= s->hardened)
+            continue;
+        if (sr->ticket > c->hardened)
+            break;
+        s->hardened = sr->n;
+    }
+    if (s->hardened > c->parts[part].hardened_n)
+        c->parts[part].hardened_n = s->hardened;
+    bkd_shd_exec_next(c, part);
+}
+
+void
+bkd_shd_voted(bkd_core_t *c, bkd_tx_t *tx)
+{
+    uint8_t got[8];
+    char why[96];
+
+    bkd_digest_be(tx, got);
+    if (tx->vote > 0 && tx->uncertain && tx->already_applied)
+        why[0] = '\0'; /* a replay after a restart the server had applied: nothing to compare */
+    else if (tx->vote < 0)
+        snprintf(why, sizeof(why), "the server rejected (reason %u)", tx->vote_reason);
+    else if (memcmp(got, tx->shadow_digest, 8) != 0)
+        snprintf(why, sizeof(why), "digest expected=%016llx got=%016llx",
+                 (unsigned long long)cmn_get_be64(tx->shadow_digest),
+                 (unsigned long long)cmn_get_be64(got));
+    else
+        why[0] = '\0';
+    if (why[0] != '\0') {
+        bkd_shd_out(c, tx->part, tx->n, why);
+        tx->accepted = false;
+        tx->out_status = RTR_STS_DIVERGED;
+        tx->out_reason = 0;
+        tx->state = BKD_TX_ABORTED;
+        bkd_send_server_outcome(c, tx); /* the server rolls its execution back */
+        return;
+    }
+    tx->accepted = true;
+    tx->out_status = RTR_STS_OK;
+    tx->out_reason = 0;
+    tx->state = BKD_TX_COMMITTED;
+    bkd_send_server_outcome(c, tx);
+}
+
+void
+bkd_shd_done(bkd_core_t *c, bkd_tx_t *tx)
+{
+    bkd_shd_t *s = c->parts[tx->part].shd;
+
+    s->executing = false;
+    if (tx->accepted) {
+        c->ctr.shadow_executed++;
+        bkd_applied_note(c, tx->part, tx->n);
+    }
+    bkd_shd_exec_next(c, tx->part);
+}
+
+void
+bkd_shd_flush(bkd_core_t *c, uint32_t part)
+{
+    bkd_part_t *p = &c->parts[part];
+    bkd_shd_t *s = p->shd;
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ShadowAck a = RTR__SHADOW_ACK__INIT;
+
+    if (s->sent_hardened == s->hardened && s->sent_applied == p->applied_n)
+        return;
+    a.partition = p->name;
+    a.epoch = s->epoch;
+    a.hardened_upto = s->hardened;
+    a.has_applied_upto = true;
+    a.applied_upto = p->applied_n;
+    env.body_case = RTR__ENVELOPE__BODY_SHADOW_ACK;
+    env.shadow_ack = &a;
+    bkd_emit_send(c, BKD_SOCK_SHADOW, p->partner, &env);
+    s->sent_hardened = s->hardened;
+    s->sent_applied = p->applied_n;
+}
+
+/* ---- entry points (bkd.h) ------------------------------------------------------------------ */
+
+/* bkd_shared_part - the partition `name` this backend shares with `partner`, or -1. */
+static int
+bkd_shared_part(const bkd_core_t *c, const char *partner, const char *name)
+{
+    if (name == NULL)
+        return -1;
+    for (uint32_t i = 0; i < c->nparts; i++) {
+        const bkd_part_t *p = &c->parts[i];
+        if (p->partner != NULL && strcmp(p->name, name) == 0 && strcmp(p->partner, partner) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+rtr_status_t
+bkd_core_shadow_msg(bkd_core_t *c, const char *partner, const Rtr__Envelope *env)
+{
+    const char *name = NULL;
+    int part;
+
+    switch (env->body_case) {
+    case RTR__ENVELOPE__BODY_RECORDS:
+        name = env->records->partition;
+        break;
+    case RTR__ENVELOPE__BODY_SHADOW_ACK:
+        name = env->shadow_ack->partition;
+        break;
+    case RTR__ENVELOPE__BODY_SHADOW_DIVERGED:
+        name = env->shadow_diverged->partition;
+        break;
+    default:
+        break;
+    }
+    part = bkd_shared_part(c, partner, name);
+    if (part < 0) {
+        c->ctr.shadow_unexpected++;
+        return RTR_STS_INVARG;
+    }
+    if (env->body_case == RTR__ENVELOPE__BODY_RECORDS) {
+        if (c->parts[part].shd == NULL) {
+            c->ctr.shadow_unexpected++;
+            return RTR_STS_INVARG;
+        }
+        return bkd_shd_batch(c, (uint32_t)part, env->records);
+    }
+    if (c->parts[part].pipe == NULL) {
+        c->ctr.shadow_unexpected++;
+        return RTR_STS_INVARG;
+    }
+    return bkd_pipe_msg(c, (uint32_t)part, env);
+}
+
+void
+bkd_core_flush(bkd_core_t *c)
+{
+    for (uint32_t i = 0; i < c->nparts; i++) {
+        if (c->parts[i].pipe != NULL)
+            bkd_pipe_flush(c, i);
+        else if (c->parts[i].shd != NULL)
+            bkd_shd_flush(c, i);
+    }
+}
+
+const char *
+bkd_role_name(bkd_role_t r)
+{
+    switch (r) {
+    case BKD_ROLE_SOLE:
+        return "sole";
+    case BKD_ROLE_PRIMARY:
+        return "primary";
+    case BKD_ROLE_MEMBER:
+        return "member";
+    }
+    return "?";
+}
