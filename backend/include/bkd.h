@@ -152,7 +152,8 @@ typedef struct {
     uint64_t shadow_batches, shadow_records_sent, shadow_resent, shadow_acks, shadow_nacks_recv;
     /* member side */
     uint64_t shadow_records_recv, shadow_dups, shadow_gaps, shadow_executed, shadow_divergence;
-    uint64_t shadow_unexpected; /* shadow frames for a partition/role that does not take them */
+    uint64_t shadow_unexpected;   /* shadow frames for a partition/role that does not take them */
+    uint64_t shadow_partner_lost; /* bkd_core_partner_lost calls */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */
@@ -224,6 +225,16 @@ rtr_status_t bkd_core_tx_settle(bkd_core_t *c, const cmn_tid_t *tid, bool retry)
  * a frame its role does not take (counted in shadow_unexpected, nothing applied). */
 rtr_status_t bkd_core_shadow_msg(bkd_core_t *c, const char *partner, const Rtr__Envelope *env);
 
+/* bkd_core_partner_up - shadow partner `partner` is connected with process `incarnation` (its
+ * first frame, or the first of a new incarnation). A new incarnation restarted: the primary
+ * sends every record it has not acked again (the member drops what it holds). Idempotent. */
+void bkd_core_partner_up(bkd_core_t *c, const char *partner, uint64_t incarnation);
+
+/* bkd_core_partner_lost - shadow partner `partner` went silent (failure_timeout_ms) or its link
+ * dropped. Until the register's transitions (SHRINK, PROMOTE) a primary keeps waiting for the
+ * partner's acks: nothing is decided with one copy (counted in shadow_partner_lost). */
+void bkd_core_partner_lost(bkd_core_t *c, const char *partner);
+
 /* bkd_core_flush - the end of a poll round: the primary sends each partner one RecordBatch
  * (or a few, each under max_frame) with the records the local journal admitted this round, and
  * a member acks what hardened. Cheap when there is nothing to send. */
@@ -278,6 +289,7 @@ typedef struct {
     uint64_t partner_applied;  /* primary: the partner's applied; member: the primary's */
     uint64_t lag_records;      /* primary: records not yet acked; member: hardened, unexecuted */
     uint64_t lag_bytes;        /* primary: bytes not yet acked */
+    bool partner_up;           /* the shadow link is up (bkd_core_partner_up/lost) */
     const char *out_reason;    /* shd_out: why */
 } bkd_part_info_t;
 

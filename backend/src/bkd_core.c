@@ -869,6 +869,10 @@ bkd_core_load_record(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec
 
     if (part >= c->nparts || rec->tid.len != 16)
         return RTR_STS_INVARG;
+    if (c->parts[part].shd != NULL &&
+        (rec->state == RTR__TX_STATE__TX_VOTED || rec->state == RTR__TX_STATE__TX_COMMIT ||
+         rec->state == RTR__TX_STATE__TX_PRI_DONE))
+        return bkd_shd_load(c, part, rec); /* a member's record: run when the primary says */
     if (rec->state == RTR__TX_STATE__TX_MOVED) {
         bkd_applied_note(c, part, rec->n);
         return RTR_STS_OK; /* its newer record carries the transaction */

@@ -156,6 +156,8 @@ typedef struct {
     bkd_shd_t *shd;     /* member of a shadowed partition */
     uint64_t applied_n; /* contiguous CSNs applied (DONE, MOVED) here */
     uint64_t *done;     /* applied CSNs above applied_n + 1, ascending */
+    bool partner_up;
+    uint64_t partner_inc; /* the partner's incarnation last seen up */
     size_t ndone, donecap;
     uint64_t epoch;
     uint64_t next_n;     /* next CSN to assign: dense */
@@ -383,6 +385,10 @@ rtr_status_t bkd_frame_batch(bkd_core_t *c, const Rtr__RecordBatch *hdr,
 
 bkd_shd_t *bkd_shd_new(uint64_t last_n);
 void bkd_shd_free(bkd_shd_t **sp);
+
+/* bkd_shd_load - at start-up: a hardened record of the primary's that this member has not
+ * executed yet (loaded in ascending n). */
+rtr_status_t bkd_shd_load(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec);
 
 /* bkd_shd_batch - a RecordBatch from the primary. */
 rtr_status_t bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b);

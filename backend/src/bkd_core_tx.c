@@ -759,6 +759,7 @@ bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg)
         pi.role = p->role;
         pi.partner = p->partner;
         pi.applied_n = p->applied_n;
+        pi.partner_up = p->partner_up;
         pi.state = "active";
         if (p->pipe != NULL) {
             pi.state = p->pipe->diverged ? "pri_act diverged" : "pri_act";

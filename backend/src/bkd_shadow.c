@@ -90,15 +90,10 @@ bkd_shd_out(bkd_core_t *c, uint32_t part, uint64_t n, const char *why)
     bkd_emit_send(c, BKD_SOCK_SHADOW, p->partner, &env);
 }
 
-/* bkd_shd_append - queue the append of a received record (copied) to the member's journal. */
-static void
-bkd_shd_append(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *r)
+/* bkd_shd_ring_push - a free slot at the end of the ring (grown as needed). */
+static bkd_srec_t *
+bkd_shd_ring_push(bkd_shd_t *s)
 {
-    bkd_shd_t *s = c->parts[part].shd;
-    bkd_action_t a;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-
     if (s->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 256;
         bkd_srec_t *v = malloc(cap * sizeof(*v));
@@ -110,14 +105,61 @@ bkd_shd_append(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *r)
         s->cap = cap;
         s->head = 0;
     }
+    bkd_srec_t *sr = bkd_srec_at(s, s->count);
+    memset(sr, 0, sizeof(*sr));
+    s->count++;
+    return sr;
+}
+
+rtr_status_t
+bkd_shd_load(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec)
+{
+    bkd_shd_t *s = c->parts[part].shd;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (s->count > 0 && bkd_srec_at(s, s->count - 1)->n >= rec->n)
+        return RTR_STS_JNLCORRUPT; /* records come in ascending n */
+    if (wire_encode(&rec->base, 0, &buf, &len) != RTR_STS_OK)
+        return RTR_STS_NOMEM;
+    bkd_srec_t *sr = bkd_shd_ring_push(s);
+    sr->n = rec->n;
+    sr->state = RTR__TX_STATE__TX_VOTED;
+    sr->ticket = 0; /* hardened before this process started */
+    rtr_status_t sts = wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
+                                   (ProtobufCMessage **)&sr->rec);
+    free(buf);
+    if (sts != RTR_STS_OK) {
+        s->count--;
+        return sts;
+    }
+    if (rec->n >= s->expect)
+        s->expect = rec->n + 1;
+    if (rec->n > s->hardened)
+        s->hardened = rec->n;
+    if (rec->n > c->parts[part].hardened_n)
+        c->parts[part].hardened_n = rec->n;
+    if (rec->n >= c->parts[part].next_n)
+        c->parts[part].next_n = rec->n + 1;
+    return RTR_STS_OK;
+}
+
+/* bkd_shd_append - queue the append of a received record (copied) to the member's journal. */
+static void
+bkd_shd_append(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *r)
+{
+    bkd_shd_t *s = c->parts[part].shd;
+    bkd_action_t a;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
     memset(&a, 0, sizeof(a));
     a.kind = BKD_ACT_JOURNAL_APPEND;
     a.part = part;
     RTR_ASSERT(wire_encode(&r->base, 0, &buf, &len) == RTR_STS_OK);
     RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
                            (ProtobufCMessage **)&a.rec) == RTR_STS_OK);
-    bkd_srec_t *sr = bkd_srec_at(s, s->count);
-    memset(sr, 0, sizeof(*sr));
+    bkd_srec_t *sr = bkd_shd_ring_push(s);
     sr->n = r->n;
     sr->state = RTR__TX_STATE__TX_VOTED;
     RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
@@ -125,7 +167,6 @@ bkd_shd_append(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *r)
     free(buf);
     a.ticket = ++c->next_ticket;
     sr->ticket = a.ticket;
-    s->count++;
     s->expect = r->n + 1;
     c->ctr.shadow_records_recv++;
     bkd_push_action(c, &a);
@@ -385,6 +426,46 @@ bkd_core_shadow_msg(bkd_core_t *c, const char *partner, const Rtr__Envelope *env
         return RTR_STS_INVARG;
     }
     return bkd_pipe_msg(c, (uint32_t)part, env);
+}
+
+void
+bkd_core_partner_up(bkd_core_t *c, const char *partner, uint64_t incarnation)
+{
+    for (uint32_t i = 0; i < c->nparts; i++) {
+        bkd_part_t *p = &c->parts[i];
+        if (p->partner == NULL || strcmp(p->partner, partner) != 0)
+            continue;
+        bool restarted = p->partner_inc != 0 && p->partner_inc != incarnation;
+        p->partner_up = true;
+        p->partner_inc = incarnation;
+        if (p->pipe != NULL && restarted) {
+            /* its unhardened tail is gone with it: everything unacked goes again */
+            for (size_t k = 0; k < p->pipe->count; k++) {
+                bkd_out_t *o = &p->pipe->out[(p->pipe->head + k) % p->pipe->cap];
+                if (o->sent) {
+                    o->sent = false;
+                    c->ctr.shadow_resent++;
+                }
+            }
+            p->pipe->sent_applied = p->pipe->sent_hardened = 0;
+        }
+        if (p->shd != NULL && restarted)
+            p->shd->sent_hardened = p->shd->sent_applied = 0; /* tell it where we are */
+    }
+}
+
+void
+bkd_core_partner_lost(bkd_core_t *c, const char *partner)
+{
+    for (uint32_t i = 0; i < c->nparts; i++) {
+        bkd_part_t *p = &c->parts[i];
+        if (p->partner != NULL && strcmp(p->partner, partner) == 0 && p->partner_up) {
+            p->partner_up = false;
+            c->ctr.shadow_partner_lost++;
+            RTR_LOG(CMN_LOG_WARNING, "BKD-PARTNER-LOST", "partition=%s partner=%s", p->name,
+                    partner);
+        }
+    }
 }
 
 void
