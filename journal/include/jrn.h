@@ -137,6 +137,24 @@ rtr_status_t jrn_batch_set_state(jrn_batch_t *b, uint32_t part, uint64_t n, Rtr_
 /* jrn_batch_delete - remove record (part, n) and its TID index entry (retention). */
 rtr_status_t jrn_batch_delete(jrn_batch_t *b, uint32_t part, uint64_t n);
 
+/* jrn_batch_truncate - delete every record of partition `part` with n > above_n, and each
+ * one's TID index entry (a shadow member cutting its journal back to the agreed point,
+ * docs/shadow-protocol.md §6 step 2). It is one operation of the batch: the writer runs it
+ * inside the batch's BDB transaction, in batch order (a put of n > above_n placed before it in
+ * the same batch is deleted, one placed after it survives), so it commits atomically with the
+ * batch's other operations. The caller cuts the epoch history itself (entries with
+ * first_n > above_n dropped; retention never does this, truncation must) and adds the
+ * partition's new JournalMeta to the same batch with jrn_batch_put_meta. Afterwards
+ * jrn_last_n, jrn_scan, jrn_get and jrn_lookup_tid no longer see the truncated records, and
+ * any truncated n may be put again (with another TID). above_n = 0 empties the partition;
+ * nothing above above_n is a no-op. Like jrn_batch_delete it adds no new bytes (admitted from
+ * the reserve). RTR_STS_INVARG for a NULL batch, JRN_ALL_PARTITIONS or a full batch;
+ * jrn_submit refuses (RTR_STS_INVARG, logged) a batch truncating a partition the journal does
+ * not know. A failure while it runs fails the journal (sticky) like any other write.
+ * The whole truncation is one BDB transaction on the writer thread, and batches submitted
+ * after it wait for it: 10-50 us per record by size (100,000 records of 2 KB took ~5 s). */
+rtr_status_t jrn_batch_truncate(jrn_batch_t *b, uint32_t part, uint64_t above_n);
+
 /* jrn_batch_put_meta - store meta for partition meta->id. Its name must be that partition's
  * name: jrn_submit refuses a batch with a mismatch with RTR_STS_INVARG. */
 rtr_status_t jrn_batch_put_meta(jrn_batch_t *b, const Rtr__JournalMeta *meta);
@@ -147,7 +165,8 @@ size_t jrn_batch_ops(const jrn_batch_t *b);
 /* jrn_submit - queue a batch for the writer; returns at once. On RTR_STS_OK *bp is consumed
  * (set to NULL) and *ticket is its ticket (tickets start at 1 and increase by 1). Otherwise *bp
  * is untouched: RTR_STS_JNLFULL (new records would pass max_bytes - reserve_bytes),
- * RTR_STS_JNLFAILED (sticky failure), RTR_STS_JNLRDONLY, RTR_STS_INVARG (empty batch). */
+ * RTR_STS_JNLFAILED (sticky failure), RTR_STS_JNLRDONLY, RTR_STS_INVARG (empty batch, a meta
+ * whose id and name do not match, a truncation of an unknown partition; logged). */
 rtr_status_t jrn_submit(jrn_t *j, jrn_batch_t **bp, uint64_t *ticket);
 
 /* jrn_append - one-record convenience: a batch with one put, submitted. */

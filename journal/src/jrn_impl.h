@@ -35,6 +35,7 @@ typedef enum {
     JRN_OP_STATE,
     JRN_OP_DELETE,
     JRN_OP_META,
+    JRN_OP_TRUNCATE, /* n = above_n: delete every record of part with a higher n */
 } jrn_op_kind_t;
 
 typedef struct {

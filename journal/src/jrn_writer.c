@@ -139,6 +139,22 @@ jrn_batch_delete(jrn_batch_t *b, uint32_t part, uint64_t n)
 }
 
 rtr_status_t
+jrn_batch_truncate(jrn_batch_t *b, uint32_t part, uint64_t above_n)
+{
+    jrn_op_t *op;
+
+    if (b == NULL || part == JRN_ALL_PARTITIONS)
+        return RTR_STS_INVARG;
+    if ((op = jrn_batch_grow(b)) == NULL)
+        return b->nops == JRN_MAX_BATCH_OPS ? RTR_STS_INVARG : RTR_STS_NOMEM;
+    op->kind = JRN_OP_TRUNCATE;
+    op->part = part;
+    op->n = above_n;
+    b->nops++;
+    return RTR_STS_OK;
+}
+
+rtr_status_t
 jrn_batch_put_meta(jrn_batch_t *b, const Rtr__JournalMeta *meta)
 {
     jrn_op_t *op;
@@ -176,36 +192,43 @@ jrn_admit(const jrn_t *j, uint64_t new_bytes)
     return j->st.live_bytes + j->q_new_bytes + new_bytes <= j->max_bytes - j->reserve_bytes;
 }
 
-/* jrn_meta_ops_valid - every meta operation names an existing partition by its own id and
- * name. A mismatch would leave two ids for one name (or one id for two) in the partition
- * table, and the journal would no longer open. */
+/* jrn_ops_invalid - false if the batch's partition-level operations are sound, else true with
+ * the log id and reason: every meta operation must name an existing partition by its own id
+ * and name (a mismatch would leave two ids for one name, or one id for two, in the partition
+ * table, and the journal would no longer open), and every truncation an existing partition
+ * (checked here because the writer cannot refuse one operation: any error there fails the
+ * whole journal). */
 static bool
-jrn_meta_ops_valid(jrn_t *j, const jrn_batch_t *b)
+jrn_ops_invalid(jrn_t *j, const jrn_batch_t *b, const char **msgid, const char **why)
 {
-    bool ok = true;
-
     pthread_mutex_lock(&j->part_lock);
-    for (size_t i = 0; ok && i < b->nops; i++) {
+    for (size_t i = 0; *why == NULL && i < b->nops; i++) {
         const jrn_op_t *op = &b->ops[i];
-        ok = op->kind != JRN_OP_META ||
-             (op->part < j->nparts && strcmp(j->part_names[op->part], op->name) == 0);
+        if (op->kind == JRN_OP_META &&
+            (op->part >= j->nparts || strcmp(j->part_names[op->part], op->name) != 0)) {
+            *msgid = "JRN-BADMETA";
+            *why = "meta names a partition by another id or name: refused";
+        } else if (op->kind == JRN_OP_TRUNCATE && op->part >= j->nparts) {
+            *msgid = "JRN-BADTRUNC";
+            *why = "truncation of an unknown partition: refused";
+        }
     }
     pthread_mutex_unlock(&j->part_lock);
-    return ok;
+    return *why != NULL;
 }
 
 rtr_status_t
 jrn_submit(jrn_t *j, jrn_batch_t **bp, uint64_t *ticket)
 {
     jrn_batch_t *b = bp ? *bp : NULL;
+    const char *msgid = NULL, *why = NULL;
 
     if (j == NULL || b == NULL || b->nops == 0)
         return RTR_STS_INVARG;
     if (j->readonly)
         return RTR_STS_JNLRDONLY;
-    if (!jrn_meta_ops_valid(j, b)) {
-        RTR_LOG(CMN_LOG_ERR, "JRN-BADMETA",
-                "dir=%s msg=\"meta names a partition by another id or name: refused\"", j->dir);
+    if (jrn_ops_invalid(j, b, &msgid, &why)) {
+        RTR_LOG(CMN_LOG_ERR, msgid, "dir=%s msg=\"%s\"", j->dir, why);
         return RTR_STS_INVARG;
     }
     return jrn_queue(j, bp, ticket);
@@ -473,6 +496,67 @@ jrn_apply_delete(jrn_t *j, DB_TXN *txn, const jrn_op_t *op, jrn_delta_t *d)
     return ret;
 }
 
+/* jrn_apply_truncate - delete every record of op->part above op->n, each with its TID index
+ * entry: one write-locking cursor walk from (part, n + 1) to the partition's end, inside the
+ * batch's transaction, so an abort or crash before the commit leaves all of them. A record
+ * that does not decode is deleted all the same (logged by the decoder); its TID index entry
+ * cannot be found and stays, as with jrn_apply_delete. */
+static int
+jrn_apply_truncate(jrn_t *j, DB_TXN *txn, const jrn_op_t *op, jrn_delta_t *d)
+{
+    DBT key = { .flags = DB_DBT_REALLOC, .size = JRN_RECORD_KEY_LEN };
+    DBT val = { .flags = DB_DBT_REALLOC };
+    uint64_t deleted = 0, bytes = 0;
+    DBC *c = NULL;
+    int ret;
+
+    if (op->n == UINT64_MAX)
+        return 0; /* nothing can lie above */
+    if ((key.data = malloc(JRN_RECORD_KEY_LEN)) == NULL)
+        return ENOMEM;
+    jrn_record_key(key.data, op->part, op->n + 1);
+    if ((ret = j->records->cursor(j->records, txn, &c, 0)) != 0)
+        goto done;
+    for (ret = c->get(c, &key, &val, DB_SET_RANGE | DB_RMW); ret == 0;
+         ret = c->get(c, &key, &val, DB_NEXT | DB_RMW)) {
+        Rtr__JournalRecord *rec = NULL;
+        if (key.size != JRN_RECORD_KEY_LEN) {
+            ret = DB_VERIFY_BAD; /* not a records key: damaged, and it must not stop us early */
+            break;
+        }
+        if (cmn_get_be32(key.data) != op->part)
+            break;
+        uint64_t n = cmn_get_be64((const uint8_t *)key.data + 4);
+        if (jrn_decode_record(val.data, val.size, &rec) == RTR_STS_OK && rec->tid.len == 16)
+            ret = jrn_put_tid(j, txn, rec->tid.data, op->part, n, true);
+        wire_free((ProtobufCMessage **)&rec);
+        if (ret == 0)
+            ret = c->del(c, 0);
+        if (ret != 0)
+            break;
+        deleted++;
+        bytes += val.size;
+    }
+    if (ret == DB_NOTFOUND)
+        ret = 0;
+    d->records -= (int64_t)deleted;
+    d->bytes -= (int64_t)bytes;
+    if (ret == 0)
+        RTR_LOG(CMN_LOG_NOTICE, "JRN-TRUNCATE",
+                "dir=%s part=%" PRIu32 " above_n=%" PRIu64 " records=%" PRIu64 " bytes=%" PRIu64
+                " msg=\"records above the point deleted (commits with its batch)\"",
+                j->dir, op->part, op->n, deleted, bytes);
+done:
+    if (c != NULL) {
+        int cret = c->close(c);
+        if (ret == 0)
+            ret = cret;
+    }
+    free(key.data);
+    free(val.data);
+    return ret;
+}
+
 static int
 jrn_apply_meta(jrn_t *j, DB_TXN *txn, const jrn_op_t *op)
 {
@@ -496,6 +580,8 @@ jrn_apply(jrn_t *j, DB_TXN *txn, const jrn_op_t *op, jrn_delta_t *d)
         return jrn_apply_delete(j, txn, op, d);
     case JRN_OP_META:
         return jrn_apply_meta(j, txn, op);
+    case JRN_OP_TRUNCATE:
+        return jrn_apply_truncate(j, txn, op, d);
     }
     return EINVAL;
 }

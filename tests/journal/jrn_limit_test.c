@@ -1,8 +1,9 @@
 /*
  * jrn_limit_test.c - the size limit (jrn_options_t.max_bytes, reserve_bytes): new records are
  * refused with RTR_STS_JNLFULL once live bytes + queued + new would pass max - reserve; state
- * changes, deletes and meta of admitted transactions still go through (the reserve); deletes
- * make room again. The rule is checked exactly, record by record, from jrn_stats.
+ * changes, deletes, truncations and meta of admitted transactions still go through (the
+ * reserve); deletes and truncations make room again. The rule is checked exactly, record by record,
+ * from jrn_stats.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -337,4 +338,32 @@ Test(jrn_limit, is_unlimited_when_max_bytes_is_zero)
     jrn_close(&j);
     tst_rmtree(dir);
     free(dir);
+}
+
+Test(jrn_limit, admits_a_truncation_from_the_reserve_and_it_makes_room, .init = jtst_limit_setup,
+     .fini = jtst_limit_teardown)
+{
+    jrn_batch_t *b;
+    size_t len = 0;
+    uint64_t n, last = 0;
+    jrn_stats_t st;
+    jtst_rec_t r;
+
+    n = jtst_fill(1, &len);
+    jtst_rec_sized(&r, SEED, n, len);
+    cr_assert_eq(jrn_append(jtst_j, jtst_p, &r.rec, NULL), RTR_STS_JNLFULL);
+
+    /* full: a truncation is still admitted (it adds no bytes) */
+    b = jrn_batch_new();
+    cr_assert_eq(jrn_batch_truncate(b, jtst_p, n - 4), RTR_STS_OK);
+    cr_assert_eq(jtst_submit_wait(&b), RTR_STS_OK, "a truncation uses the reserve");
+    cr_assert_eq(jrn_last_n(jtst_j, jtst_p, &last), RTR_STS_OK);
+    cr_assert_eq(last, n - 4);
+    jrn_stats(jtst_j, &st);
+    cr_assert_eq(st.live_records, n - 4);
+    /* the truncated bytes are free again: the refused record goes in now */
+    cr_assert_leq(jtst_live() + jtst_size(&r), ROOM, "three records cut free room for one");
+    cr_assert_eq(jtst_append_wait(jtst_j, jtst_p, &r.rec, NULL), RTR_STS_OK);
+    cr_assert_eq(jrn_last_n(jtst_j, jtst_p, &last), RTR_STS_OK);
+    cr_assert_eq(last, n);
 }

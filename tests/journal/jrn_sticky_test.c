@@ -2,7 +2,8 @@
  * jrn_sticky_test.c - failure is sticky (DESIGN §7, jrn.h): after a failed fsync the journal
  * refuses all further work with RTR_STS_JNLFAILED (wait, submit, append, poll, partition
  * creation, stats.failure), also once the disk works again; what was hardened before the
- * failure is still there after a reopen.
+ * failure is still there after a reopen, and a truncation batch caught by the failure is there
+ * after a reopen whole (records and meta) or not at all.
  *
  * Three ways to make I/O fail, each failing (EIO) while its mode says so and counting calls:
  *   - BDB's fsync hook, db_env_set_func_fsync (jtst_fsync). It is process-global, which is
@@ -28,6 +29,7 @@
 #include "jrn.h"
 #include "jrn_tst.h"
 #include "tst.h"
+#include "wire.h"
 
 #define SEED    0x571c4ULL
 #define BEFORE  20 /* records hardened before the fault */
@@ -391,4 +393,63 @@ Test(jrn_sticky, refuses_all_work_after_failed_log_write, .init = jtst_sticky_se
     atomic_store(&jtst_write_fail, 0);
     jtst_expect_refusals(st.hardened, st.submitted, t);
     cr_assert_eq(jrn_poll(jtst_j, &h), RTR_STS_JNLFAILED);
+}
+
+Test(jrn_sticky, truncation_caught_by_a_failed_fsync_is_whole_or_absent_after_reopen,
+     .init = jtst_sticky_setup, .fini = jtst_sticky_teardown)
+{
+    Rtr__EpochStart e1 = RTR__EPOCH_START__INIT, e2 = RTR__EPOCH_START__INIT;
+    Rtr__EpochStart *hist[] = { &e1, &e2 };
+    Rtr__JournalMeta m = RTR__JOURNAL_META__INIT, *got = NULL;
+    jrn_batch_t *b = jrn_batch_new(), *keep;
+    jrn_options_t o = jtst_opts(NULL, false);
+    jtst_scan_t s = { 0 };
+    char name[] = "P", why[256];
+    uint64_t t = 0, t2 = 0;
+
+    /* a member cuts back to 10 and starts epoch 2 at 11: truncation and meta in one batch */
+    m.partition = name;
+    m.id = jtst_p;
+    m.has_epoch = 1;
+    m.epoch = 2;
+    e1.epoch = 1;
+    e1.first_n = 1;
+    e2.epoch = 2;
+    e2.first_n = 11;
+    m.history = hist;
+    m.n_history = 2;
+    atomic_store(&jtst_fsync_mode, JTST_FSYNC_FAIL);
+    cr_assert_eq(jrn_batch_truncate(b, jtst_p, 10), RTR_STS_OK);
+    cr_assert_eq(jrn_batch_put_meta(b, &m), RTR_STS_OK);
+    cr_assert_eq(jrn_submit(jtst_j, &b, &t), RTR_STS_OK);
+    cr_assert_eq(jrn_wait(jtst_j, t), RTR_STS_JNLFAILED);
+    cr_assert_gt(atomic_load(&jtst_fsync_failed), 0);
+
+    /* sticky: a truncation is refused like everything else, and the batch stays the caller's */
+    b = keep = jrn_batch_new();
+    cr_assert_eq(jrn_batch_truncate(b, jtst_p, 0), RTR_STS_OK);
+    cr_assert_eq(jrn_submit(jtst_j, &b, &t2), RTR_STS_JNLFAILED);
+    cr_assert_eq(b, keep);
+    jrn_batch_free(&b);
+    cr_assert_eq(jrn_scan(jtst_j, jtst_p, 0, UINT64_MAX, jtst_collect, &s), RTR_STS_OK);
+    cr_assert_geq(s.len, 10, "records at or below the point never go");
+    jtst_scan_free(&s);
+
+    jrn_close(&jtst_j);
+    atomic_store(&jtst_fsync_mode, JTST_FSYNC_OK);
+    db_env_set_func_fsync(NULL);
+    o.dir = jtst_dir;
+    cr_assert_eq(jrn_open(&o, &jtst_j), RTR_STS_OK);
+    cr_assert_eq(jrn_scan(jtst_j, jtst_p, 0, UINT64_MAX, jtst_collect, &s), RTR_STS_OK);
+    cr_assert_eq(jrn_meta_get(jtst_j, jtst_p, &got), RTR_STS_OK);
+    if (got->has_epoch) {
+        cr_assert(jtst_same(&got->base, &m.base), "the cut meta, changed");
+        cr_assert_eq(s.len, 10, "meta cut but %zu records: half a batch", s.len);
+    } else {
+        cr_assert_eq(got->n_history, 0);
+        cr_assert_eq(s.len, BEFORE, "meta not cut but %zu records: half a batch", s.len);
+    }
+    cr_assert_eq(jtst_check_run(&s, jtst_p, SEED, 1000, why, sizeof why), 0, "%s", why);
+    jtst_scan_free(&s);
+    wire_free((ProtobufCMessage **)&got);
 }
