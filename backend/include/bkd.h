@@ -78,6 +78,7 @@ typedef struct {
     uint64_t last_n; /* highest hardened CSN of the partition (0 if none) */
     bkd_role_t role;
     const char *partner; /* shadowed: the other member's node name */
+    bool remember_deny;  /* remember = deny: never commit with one copy */
 } bkd_part_cfg_t;
 
 typedef struct {
@@ -89,6 +90,15 @@ typedef struct {
     uint32_t replay_limit; /* 0 = BKD_REPLAY_LIMIT_DEFAULT */
     uint32_t resend_ms;    /* 0 = BKD_RESEND_MS_DEFAULT */
     size_t max_frame;      /* largest frame to build (RecordBatch); 0 = WIRE_MAX_FRAME_DEFAULT */
+    /* the facility register (shadowed partitions only; docs/shadow-protocol.md §5) */
+    size_t nrouters;
+    const char *const *routers;   /* router names in config order (copied) */
+    uint32_t heartbeat_ms;        /* lease requests; 0 = 500 */
+    uint32_t failure_timeout_ms;  /* a silent partner is lost; 0 = 2000 */
+    uint32_t lease_ms;            /* 0 = 2 x failure_timeout_ms */
+    uint32_t lease_margin_ms;     /* 0 = lease_ms / 10 */
+    uint32_t shadow_lag_ms;       /* oldest unacked record older than this: shrink; 0 = failure */
+    uint32_t register_timeout_ms; /* 0 = 500 */
 #ifdef RTR_SIM
     bool test_broken_commit_rule; /* the simulator's switch: step 6 skips the partner's ack */
 #endif
@@ -154,6 +164,11 @@ typedef struct {
     uint64_t shadow_records_recv, shadow_dups, shadow_gaps, shadow_executed, shadow_divergence;
     uint64_t shadow_unexpected;   /* shadow frames for a partition/role that does not take them */
     uint64_t shadow_partner_lost; /* bkd_core_partner_lost calls */
+    /* register client */
+    uint64_t reg_requests, reg_timeouts, reg_learned, reg_unexpected;
+    uint64_t leases_requested, leases_granted, leases_refused;
+    uint64_t fenced;              /* times a partition was fenced (a newer epoch took over) */
+    uint64_t single_copy_commits; /* decided while the partner was out of the in-sync set */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */
@@ -235,6 +250,27 @@ void bkd_core_partner_up(bkd_core_t *c, const char *partner, uint64_t incarnatio
  * partner's acks: nothing is decided with one copy (counted in shadow_partner_lost). */
 void bkd_core_partner_lost(bkd_core_t *c, const char *partner);
 
+/* Member states of a shadowed partition (docs/shadow-protocol.md §2). */
+typedef enum {
+    BKD_MS_NONE = 0, /* not shadowed */
+    BKD_MS_WT_QUORUM,
+    BKD_MS_LCL_REC,
+    BKD_MS_CATCHUP,
+    BKD_MS_SECONDARY,
+    BKD_MS_ACTIVE,
+    BKD_MS_REMEMBER,
+    BKD_MS_OUT,
+} bkd_ms_t;
+
+/* bkd_ms_name - RTR's names: "wt_quorum", "lcl_rec", "shd_rec", "sec_act", "pri_act",
+ * "remember", "shd_out" ("active" for BKD_MS_NONE). Static. */
+const char *bkd_ms_name(bkd_ms_t ms);
+
+/* bkd_core_register_msg - RegChangeReply, RegLearn or LeaseGrant from router `router` (the
+ * register's answers to this backend). RTR_STS_INVARG for another body or one naming a
+ * partition this backend does not serve (counted in reg_unexpected). */
+rtr_status_t bkd_core_register_msg(bkd_core_t *c, const char *router, const Rtr__Envelope *env);
+
 /* bkd_core_flush - the end of a poll round: the primary sends each partner one RecordBatch
  * (or a few, each under max_frame) with the records the local journal admitted this round, and
  * a member acks what hardened. Cheap when there is nothing to send. */
@@ -290,7 +326,15 @@ typedef struct {
     uint64_t lag_records;      /* primary: records not yet acked; member: hardened, unexecuted */
     uint64_t lag_bytes;        /* primary: bytes not yet acked */
     bool partner_up;           /* the shadow link is up (bkd_core_partner_up/lost) */
-    const char *out_reason;    /* shd_out: why */
+    bkd_ms_t ms;               /* member state (BKD_MS_NONE: not shadowed) */
+    const char *reason;        /* why it waits (wt_quorum), or "" */
+    bool serving;              /* claims the partition's route (BackendHello) */
+    bool lease_held;
+    uint64_t lease_left_ms;
+    uint64_t reg_version; /* register value last learned */
+    uint64_t single_copy_commits;
+    uint64_t single_copy_from;
+    const char *out_reason; /* shd_out: why */
 } bkd_part_info_t;
 
 /* bkd_role_name - "sole", "primary", "member". Static. */

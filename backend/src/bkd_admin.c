@@ -2,8 +2,8 @@
  * bkd_admin.c - rtr-backend's admin endpoint: AdminRequest -> AdminReply with one JSON object
  * {"title", "columns", "rows", plus scalar fields} built with jansson (the brief's convention,
  * rendered by rtrcli). Commands: show backend | partition | server | transaction [TID] |
- * counters. Only ROLE_ADMIN envelopes carrying an AdminRequest are answered; anything else is
- * counted and never applied.
+ * counters | meta. Only ROLE_ADMIN envelopes carrying an AdminRequest are answered; anything
+ * else is counted and never applied.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -60,20 +60,31 @@ bkd_show_backend(bkd_backend_t *b)
     return o;
 }
 
+/* bkd_part_row - the columns of show partition: the first eight as before shadow pairs (tests
+ * and tools read them by position), then the shadow pair's (docs/shadow-protocol.md §9.1). */
 static void
 bkd_part_row(void *arg, const bkd_part_info_t *pi)
 {
-    bkd_row(arg, json_pack("[s s I I I i i i]", pi->name, "active", (json_int_t)pi->epoch,
-                           (json_int_t)pi->next_n, (json_int_t)pi->hardened_n, (int)pi->servers,
-                           (int)pi->queued, (int)pi->active));
+    bkd_row(arg,
+            json_pack("[s s I I I i i i s s b I I I I I s]", pi->name,
+                      pi->state != NULL ? pi->state : "active", (json_int_t)pi->epoch,
+                      (json_int_t)pi->next_n, (json_int_t)pi->hardened_n, (int)pi->servers,
+                      (int)pi->queued, (int)pi->active, bkd_role_name(pi->role),
+                      pi->partner != NULL ? pi->partner : "", (int)pi->partner_up,
+                      (json_int_t)pi->applied_n, (json_int_t)pi->partner_hardened,
+                      (json_int_t)pi->partner_applied, (json_int_t)pi->lag_records,
+                      (json_int_t)pi->lag_bytes, pi->out_reason != NULL ? pi->out_reason : ""));
 }
 
 static json_t *
 bkd_show_partition(bkd_backend_t *b)
 {
-    static const char *const cols[] = { "partition", "state",        "epoch",
-                                        "next_csn",  "hardened_csn", "servers",
-                                        "queued",    "in_progress",  NULL };
+    static const char *const cols[] = { "partition",        "state",           "epoch",
+                                        "next_csn",         "hardened_csn",    "servers",
+                                        "queued",           "in_progress",     "role",
+                                        "partner",          "partner_up",      "applied_n",
+                                        "partner_hardened", "partner_applied", "lag_records",
+                                        "lag_bytes",        "out_reason",      NULL };
     json_t *o = bkd_table("partitions", cols);
     json_object_set_new(o, "node", json_string(b->me->name));
     bkd_core_each_part(b->core, bkd_part_row, o);
@@ -165,20 +176,21 @@ static json_t *
 bkd_ctr_row(const char *sock, const bkd_sockstat_t *st)
 {
     const wire_counters_t *w = &st->wire;
-    return json_pack("[s I I I I I I I I I I I I]", sock, (json_int_t)w->decoded,
+    return json_pack("[s I I I I I I I I I I I I I]", sock, (json_int_t)w->decoded,
                      (json_int_t)w->oversize, (json_int_t)w->malformed, (json_int_t)w->tag0,
                      (json_int_t)w->unknown, (json_int_t)w->missing, (json_int_t)w->version,
                      (json_int_t)w->nobody, (json_int_t)st->wrong_role, (json_int_t)st->unexpected,
-                     (json_int_t)st->sent, (json_int_t)st->send_failed);
+                     (json_int_t)st->sent, (json_int_t)st->send_failed,
+                     (json_int_t)st->unknown_peer);
 }
 
 static json_t *
 bkd_show_counters(bkd_backend_t *b)
 {
-    static const char *const cols[] = { "socket",      "decoded",    "oversize",   "malformed",
-                                        "tag0",        "unknown",    "missing",    "version",
-                                        "nobody",      "wrong_role", "unexpected", "sent",
-                                        "send_failed", NULL };
+    static const char *const cols[] = { "socket",      "decoded",      "oversize",   "malformed",
+                                        "tag0",        "unknown",      "missing",    "version",
+                                        "nobody",      "wrong_role",   "unexpected", "sent",
+                                        "send_failed", "unknown_peer", NULL };
     json_t *o = bkd_table("counters", cols);
     bkd_core_counters_t k;
     jrn_stats_t js;
@@ -189,6 +201,15 @@ bkd_show_counters(bkd_backend_t *b)
         char name[64];
         snprintf(name, sizeof(name), "router:%s", b->routers[i].cfg->name);
         bkd_row(o, bkd_ctr_row(name, &b->routers[i].st));
+    }
+    /* the shadow ROUTER (what arrives) and one DEALER per partner (what is sent) */
+    if (b->shadow != NULL)
+        bkd_row(o, bkd_ctr_row("shadow", &b->shadow_st));
+    for (size_t i = 0; i < b->npartners; i++) {
+        char name[300];
+        const bkd_plink_t *l = &b->partners[i];
+        snprintf(name, sizeof(name), "shadow:%s", l->cfg->name);
+        bkd_row(o, bkd_ctr_row(name, &l->st));
     }
     bkd_core_counters(b->core, &k);
 #define BKD_K(f) json_object_set_new(o, #f, json_integer((json_int_t)k.f))
@@ -211,11 +232,81 @@ bkd_show_counters(bkd_backend_t *b)
     BKD_K(retries);
     BKD_K(events_forwarded);
     BKD_K(events_dropped);
+    BKD_K(shadow_batches);
+    BKD_K(shadow_records_sent);
+    BKD_K(shadow_resent);
+    BKD_K(shadow_acks);
+    BKD_K(shadow_nacks_recv);
+    BKD_K(shadow_records_recv);
+    BKD_K(shadow_dups);
+    BKD_K(shadow_gaps);
+    BKD_K(shadow_executed);
+    BKD_K(shadow_divergence);
+    BKD_K(shadow_unexpected);
+    BKD_K(shadow_partner_lost);
 #undef BKD_K
     jrn_stats(b->jrn, &js);
     json_object_set_new(o, "journal_flushes", json_integer((json_int_t)js.flushes));
     json_object_set_new(o, "journal_full_refusals", json_integer((json_int_t)js.full_refusals));
     json_object_set_new(o, "admin_requests", json_integer((json_int_t)b->admin_requests));
+    return o;
+}
+
+/* bkd_meta_row - one partition the backend is a configured member of, as its journal holds it
+ * (read-only: a partition the journal does not know yet is shown fresh, never created). */
+static json_t *
+bkd_meta_row(bkd_backend_t *b, const cmn_partition_t *p, const char *role)
+{
+    uint32_t id = UINT32_MAX, n = jrn_partition_count(b->jrn);
+    uint64_t epoch = 0, highest = 0, last_n = 0, last_epoch = 0;
+    Rtr__JournalMeta *m = NULL;
+    json_t *hist = json_array();
+
+    for (uint32_t i = 0; i < n && id == UINT32_MAX; i++) {
+        const char *name = jrn_partition_name(b->jrn, i);
+        if (name != NULL && strcmp(name, p->name) == 0)
+            id = i;
+    }
+    if (id != UINT32_MAX && jrn_meta_get(b->jrn, id, &m) == RTR_STS_OK) {
+        epoch = m->has_epoch ? m->epoch : 0;
+        highest = m->has_highest_epoch_seen ? m->highest_epoch_seen : 0;
+        (void)jrn_last_n(b->jrn, id, &last_n);
+        for (size_t k = 0; k < m->n_history; k++) {
+            json_array_append_new(hist, json_pack("[I I]", (json_int_t)m->history[k]->epoch,
+                                                  (json_int_t)m->history[k]->first_n));
+            /* the epoch of the record at last_n: the last entry starting at or below it */
+            if (last_n != 0 && m->history[k]->first_n <= last_n)
+                last_epoch = m->history[k]->epoch;
+        }
+        wire_free((ProtobufCMessage **)&m);
+    }
+    return json_pack("[s s I I I I o]", p->name, role, (json_int_t)epoch, (json_int_t)highest,
+                     (json_int_t)last_n, (json_int_t)last_epoch, hist);
+}
+
+/* bkd_show_meta - "show meta": per partition this backend is a member of (primary, secondary
+ * or standby in the config), the journal's meta epoch, highest_epoch_seen, last CSN held, the
+ * epoch of that record and the epoch history. rtrcli bootstrap facility builds the first
+ * register value from it (docs/shadow-protocol.md §5.7). Read-only. */
+static json_t *
+bkd_show_meta(bkd_backend_t *b)
+{
+    static const char *const cols[] = { "partition", "member",     "epoch",   "highest_epoch_seen",
+                                        "last_n",    "last_epoch", "history", NULL };
+    json_t *o = bkd_table("journal meta", cols);
+
+    json_object_set_new(o, "node", json_string(b->me->name));
+    for (size_t i = 0; i < b->fac->npartitions; i++) {
+        const cmn_partition_t *p = &b->fac->partitions[i];
+        const char *role = p->primary == b->me     ? "primary"
+                           : p->secondary == b->me ? "secondary"
+                                                   : NULL;
+        for (size_t k = 0; role == NULL && k < p->nstandby; k++)
+            if (p->standby[k] == b->me)
+                role = "standby";
+        if (role != NULL)
+            bkd_row(o, bkd_meta_row(b, p, role));
+    }
     return o;
 }
 
@@ -239,9 +330,11 @@ bkd_admin_exec(bkd_backend_t *b, const Rtr__AdminRequest *rq, rtr_status_t *sts,
         o = bkd_show_counters(b);
     else if (strcmp(rq->command, "set transaction") == 0)
         o = bkd_set_transaction(b, rq, sts, &e);
+    else if (strcmp(rq->command, "show meta") == 0)
+        o = bkd_show_meta(b);
     else
-        e = "unknown command (backend: show backend|partition|server|transaction [TID]|counters,"
-            " set transaction TID retry|done)";
+        e = "unknown command (backend: show backend|partition|server|transaction [TID]|counters"
+            "|meta, set transaction TID retry|done)";
     if (o == NULL) {
         if (*sts == RTR_STS_OK)
             *sts = strcmp(e, "no such transaction") == 0 ? RTR_STS_NOTFOUND : RTR_STS_INVARG;

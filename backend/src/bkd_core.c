@@ -45,6 +45,23 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
     c->incarnation = cfg->incarnation;
     c->keylen = cfg->keylen;
     c->max_frame = cfg->max_frame;
+    c->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 500;
+    c->failure_timeout_ms = cfg->failure_timeout_ms ? cfg->failure_timeout_ms : 2000;
+    c->lease_ms = cfg->lease_ms ? cfg->lease_ms : 2 * c->failure_timeout_ms;
+    c->lease_margin_ms = cfg->lease_margin_ms ? cfg->lease_margin_ms : c->lease_ms / 10;
+    c->shadow_lag_ms = cfg->shadow_lag_ms ? cfg->shadow_lag_ms : c->failure_timeout_ms;
+    c->register_timeout_ms = cfg->register_timeout_ms ? cfg->register_timeout_ms : 500;
+    if (cfg->nrouters > 64 || (cfg->nrouters > 0 && cfg->routers == NULL))
+        goto invalid;
+    if (cfg->nrouters > 0) {
+        c->routers_reg = calloc(cfg->nrouters, sizeof(*c->routers_reg));
+        if (c->routers_reg == NULL)
+            goto fail;
+        c->nrouters_reg = cfg->nrouters;
+        for (size_t i = 0; i < cfg->nrouters; i++)
+            if ((c->routers_reg[i] = strdup(cfg->routers[i])) == NULL)
+                goto fail;
+    }
 #ifdef RTR_SIM
     c->broken_commit_rule = cfg->test_broken_commit_rule;
 #endif
@@ -65,6 +82,8 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
         p->hardened_n = pc->last_n;
         p->next_n = pc->last_n + 1;
         p->role = pc->role;
+        p->shadowed = pc->role != BKD_ROLE_SOLE;
+        p->reg.deny = pc->remember_deny;
         if (pc->role != BKD_ROLE_SOLE) {
             if (pc->partner == NULL || pc->partner[0] == '\0' ||
                 strcmp(pc->partner, cfg->node) == 0)
@@ -117,6 +136,9 @@ bkd_core_free(bkd_core_t **cp)
         bkd_pipe_free(&c->parts[i].pipe);
         bkd_shd_free(&c->parts[i].shd);
     }
+    for (size_t i = 0; i < c->nrouters_reg; i++)
+        free(c->routers_reg[i]);
+    free(c->routers_reg);
     free(c->parts);
     free(c->wm);
     free(c->routers);
@@ -285,7 +307,9 @@ bkd_on_tx_msg(bkd_core_t *c, const char *router, const Rtr__TxMsg *m)
         return RTR_STS_OK;
     }
     part = bkd_part_by_name(c, m->partition);
-    if (part < 0 || c->parts[part].role == BKD_ROLE_MEMBER) {
+    if (part < 0 || c->parts[part].role == BKD_ROLE_MEMBER ||
+        (c->parts[part].shadowed && c->parts[part].reg.ms != BKD_MS_ACTIVE &&
+         c->parts[part].reg.ms != BKD_MS_REMEMBER)) {
         bkd_reject_msg(c, router, m, RTR_STS_NODSTFND);
         return RTR_STS_OK;
     }
@@ -525,6 +549,10 @@ bkd_core_router_msg(bkd_core_t *c, const char *router, const Rtr__Envelope *env)
         return bkd_on_tx_abort(c, env->tx_abort);
     case RTR__ENVELOPE__BODY_TX_QUERY:
         return bkd_on_tx_query(c, router, env->tx_query);
+    case RTR__ENVELOPE__BODY_REG_CHANGE_REPLY:
+    case RTR__ENVELOPE__BODY_REG_LEARN:
+    case RTR__ENVELOPE__BODY_LEASE_GRANT:
+        return bkd_core_register_msg(c, router, env);
     case RTR__ENVELOPE__BODY_BROADCAST:
         return bkd_on_router_broadcast(c, env->broadcast);
     default:
@@ -839,6 +867,11 @@ bkd_core_timer(bkd_core_t *c, uint64_t now_ms, uint64_t wall_ms)
 
     c->now_ms = now_ms;
     c->wall_ms = wall_ms;
+    if (!c->started) {
+        c->started = true;
+        bkd_role_start(c);
+    }
+    bkd_role_timer(c);
     for (uint32_t i = 0; i < c->nparts; i++)
         if (c->parts[i].pipe != NULL)
             bkd_pipe_timer(c, i);

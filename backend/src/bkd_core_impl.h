@@ -142,15 +142,54 @@ typedef struct {
     uint64_t sent_hardened; /* last ack sent */
     uint64_t sent_applied;
     uint64_t last_nack_ms;
+    uint64_t refuse_epoch; /* records of this epoch or older are refused (T14) */
     bool out;
     char out_reason[128];
 } bkd_shd_t;
+
+#define BKD_LEASE_RING 16
+
+/* The register client of one shadowed partition (bkd_role.c). */
+typedef struct {
+    bkd_ms_t ms;
+    char reason[96];
+    bool deny; /* remember = deny */
+    /* the value last learned */
+    uint64_t version;
+    uint64_t epoch;      /* the partition's epoch in it */
+    bool bootstrapped;   /* a value is known (false: not_bootstrapped) */
+    bool primary_me;     /* it names this backend primary */
+    bool insync_me;      /* ... has this backend in in_sync */
+    bool insync_partner; /* ... has the partner in in_sync */
+    uint64_t single_copy_from;
+    uint64_t highest_epoch_seen;
+    /* the one request in flight */
+    int req_kind; /* Rtr__RegKind; 0 = none */
+    uint64_t req_id;
+    uint64_t req_sent_ms;
+    size_t req_router;
+    uint64_t next_read_ms;  /* when to READ again while waiting */
+    uint64_t resumed_epoch; /* the epoch this process took as primary (RESUME, PROMOTE) */
+    /* lease: one request per heartbeat to every router */
+    uint64_t lease_seq;
+    uint64_t lease_sent[BKD_LEASE_RING]; /* by seq % ring */
+    uint64_t lease_seqs[BKD_LEASE_RING];
+    uint64_t lease_grants[BKD_LEASE_RING]; /* router bitmask */
+    uint64_t lease_until;
+    uint64_t next_lease_ms;
+    uint64_t partner_lost_ms; /* 0: up; else when its silence counts as lost (T4, T11, T14) */
+    bool promoting_backlog;   /* a promoted member applying what it hardened before serving */
+    uint64_t single_copy_commits;
+    uint64_t next_promote_ms; /* PROMOTE attempts are at least failure_timeout_ms apart */
+} bkd_reg_t;
 
 typedef struct {
     char *name;
     uint8_t *low, *high;
     bool concurrent;
     bkd_role_t role;
+    bool shadowed;
+    bkd_reg_t reg;
     char *partner;
     bkd_pipe_t *pipe;   /* primary of a shadowed partition */
     bkd_shd_t *shd;     /* member of a shadowed partition */
@@ -201,6 +240,12 @@ struct bkd_core {
     uint64_t now_ms, wall_ms;
     uint64_t jnlfull_until;
     size_t max_frame;
+    char **routers_reg; /* the facility's routers (register requests, leases) */
+    size_t nrouters_reg;
+    uint32_t heartbeat_ms, failure_timeout_ms, lease_ms, lease_margin_ms, shadow_lag_ms,
+        register_timeout_ms;
+    uint64_t reg_req_ids;
+    bool started;
 #ifdef RTR_SIM
     bool broken_commit_rule;
 #endif
@@ -406,6 +451,32 @@ void bkd_shd_done(bkd_core_t *c, bkd_tx_t *tx);
 
 /* bkd_shd_flush - send the cumulative ack when something moved. */
 void bkd_shd_flush(bkd_core_t *c, uint32_t part);
+
+/* ---- bkd_role.c: the register client -------------------------------------------------- */
+
+/* bkd_role_start - the first timer: every shadowed partition READs the register. */
+void bkd_role_start(bkd_core_t *c);
+
+/* bkd_role_timer - requests that timed out, lease renewals, lost partners, lagging acks. */
+void bkd_role_timer(bkd_core_t *c);
+
+/* bkd_role_deciding - step 6's authority check: this backend is the register's primary of the
+ * partition in the epoch it took, and holds a lease for it now. */
+bool bkd_role_deciding(const bkd_core_t *c, uint32_t part);
+
+/* bkd_role_needs_partner - must the partner's ack cover a decision (it is in in_sync, or the
+ * partition is remember = deny)? */
+bool bkd_role_needs_partner(const bkd_core_t *c, uint32_t part);
+
+/* bkd_role_partner - the partner's link changed (up = false: lost). */
+void bkd_role_partner(bkd_core_t *c, uint32_t part, bool up);
+
+/* bkd_role_backlog_done - a promoted member applied everything it had hardened. */
+void bkd_role_backlog_done(bkd_core_t *c, uint32_t part);
+
+/* bkd_pipe_recheck - run the checklist of every transaction waiting for coverage (the lease or
+ * the in-sync set changed). */
+void bkd_pipe_recheck(bkd_core_t *c, uint32_t part);
 
 /* ---- applied points (bkd_pipe.c) ------------------------------------------------------- */
 

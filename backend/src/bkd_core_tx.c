@@ -761,8 +761,21 @@ bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg)
         pi.applied_n = p->applied_n;
         pi.partner_up = p->partner_up;
         pi.state = "active";
+        if (p->shadowed) {
+            pi.ms = p->reg.ms;
+            pi.reason = p->reg.reason;
+            pi.reg_version = p->reg.version;
+            pi.single_copy_commits = p->reg.single_copy_commits;
+            pi.single_copy_from = p->reg.single_copy_from;
+            pi.lease_held = c->now_ms < p->reg.lease_until;
+            pi.lease_left_ms = pi.lease_held ? p->reg.lease_until - c->now_ms : 0;
+        }
+        if (p->shadowed)
+            pi.state = bkd_ms_name(p->reg.ms);
+        pi.serving = !p->shadowed || (p->role == BKD_ROLE_PRIMARY &&
+                                      (p->reg.ms == BKD_MS_ACTIVE || p->reg.ms == BKD_MS_REMEMBER));
         if (p->pipe != NULL) {
-            pi.state = p->pipe->diverged ? "pri_act diverged" : "pri_act";
+
             pi.partner_hardened = p->pipe->acked;
             pi.partner_applied = p->pipe->partner_applied;
             pi.lag_records = p->pipe->count;
@@ -770,7 +783,7 @@ bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg)
             pi.out_reason = p->pipe->diverged ? p->pipe->out_reason : NULL;
         }
         if (p->shd != NULL) {
-            pi.state = p->shd->out ? "shd_out" : "sec_act";
+
             pi.partner_hardened = p->shd->p_hardened;
             pi.partner_applied = p->shd->p_applied;
             pi.lag_records = p->shd->hardened > p->applied_n ? p->shd->hardened - p->applied_n : 0;

@@ -10,8 +10,17 @@
  * taken before the core knows what it already decided.
  *
  * The loop is one thread: zmq_poll over the servers ROUTER, one DEALER per router, the admin
- * ROUTER, the journal's eventfd and a signalfd (SIGTERM/SIGINT = clean stop). After every
- * event the core's queued actions are executed at once (bkd_net_run_actions).
+ * ROUTER, the shadow ROUTER (when this backend has a shadow partner), the journal's eventfd and
+ * a signalfd (SIGTERM/SIGINT = clean stop). After every event the core's queued actions are
+ * executed at once (bkd_net_run_actions); once per round, after every event of the round and
+ * before zmq_poll blocks again, bkd_net_flush sends what the round gave the shadow pipes (one
+ * RecordBatch per partner with the records the journal admitted, the member's acks): the local
+ * fsync and the partner's run in parallel, and batching needs no timer (shadow-protocol §3.1).
+ *
+ * Roles: a backend serves every partition whose config primary it is (BKD_ROLE_PRIMARY when
+ * the partition has a secondary, else BKD_ROLE_SOLE) and every partition whose config
+ * secondary it is (BKD_ROLE_MEMBER). The roles are static from the config for now: the
+ * facility register on the routers drives them in a later milestone (shadow-protocol §5).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,9 +38,10 @@
 
 /* What --help says after the usage line. */
 static const char bkd_about[] =
-    "The RTR backend: serves the partitions whose primary is NODE. Delivers transactions to the\n"
-    "local server applications, hardens commit decisions in its journal, replays the\n"
-    "transactions of a server that died. SIGTERM or SIGINT stops it cleanly. Admin: rtrcli on\n"
+    "The RTR backend: serves the partitions whose primary is NODE, and shadows those whose\n"
+    "secondary is NODE. Delivers transactions to the local server applications, hardens commit\n"
+    "decisions in its journal (and its shadow partner's), replays the transactions of a server\n"
+    "that died. SIGTERM or SIGINT stops it cleanly. Admin: rtrcli on\n"
     "its admin endpoint. Exit status: 0 clean stop, 1 bad command line, bad config or busy\n"
     "journal/endpoint, 3 journal failure (fail over).";
 
@@ -123,6 +133,26 @@ out:
     return sts;
 }
 
+/* bkd_part_role - this backend's role in partition p and its partner (NULL when sole), or
+ * false when it serves no part of p. Static from the config: the facility register drives the
+ * roles in a later milestone. */
+static bool
+bkd_part_role(const bkd_backend_t *b, const cmn_partition_t *p, bkd_role_t *role,
+              const cmn_backend_t **partner)
+{
+    if (p->primary == b->me) {
+        *role = p->secondary != NULL ? BKD_ROLE_PRIMARY : BKD_ROLE_SOLE;
+        *partner = p->secondary;
+        return true;
+    }
+    if (p->secondary == b->me) {
+        *role = BKD_ROLE_MEMBER;
+        *partner = p->primary;
+        return true;
+    }
+    return false;
+}
+
 /* bkd_open_journal - open the journal, find the served partitions, build and load the core. */
 static rtr_status_t
 bkd_open_journal(bkd_backend_t *b)
@@ -144,17 +174,21 @@ bkd_open_journal(bkd_backend_t *b)
         return sts;
     b->parts = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*b->parts));
     b->part_ids = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*b->part_ids));
+    b->roles = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*b->roles));
     pc = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*pc));
-    if (b->parts == NULL || b->part_ids == NULL || pc == NULL) {
+    if (b->parts == NULL || b->part_ids == NULL || b->roles == NULL || pc == NULL) {
         sts = RTR_STS_NOMEM;
         goto fail;
     }
     for (size_t i = 0; i < b->fac->npartitions; i++) {
         const cmn_partition_t *p = &b->fac->partitions[i];
+        const cmn_backend_t *partner = NULL;
         size_t k = b->nparts;
-        if (p->primary != b->me)
+        if (!bkd_part_role(b, p, &b->roles[k], &partner))
             continue;
         b->parts[k] = p;
+        pc[k].role = b->roles[k];
+        pc[k].partner = partner != NULL ? partner->name : NULL;
         sts = jrn_partition(b->jrn, p->name, &b->part_ids[k]);
         if (sts == RTR_STS_OK)
             sts = bkd_epoch(b->jrn, b->part_ids[k], &pc[k].epoch);
@@ -169,8 +203,8 @@ bkd_open_journal(bkd_backend_t *b)
         b->nparts++;
     }
     if (b->nparts == 0) {
-        fprintf(stderr, "rtr-backend: node %s is the primary of no partition in %s\n", b->me->name,
-                b->fac->path);
+        fprintf(stderr, "rtr-backend: node %s is the primary or secondary of no partition in %s\n",
+                b->me->name, b->fac->path);
         sts = RTR_STS_CONFIG;
         goto fail;
     }
@@ -182,6 +216,7 @@ bkd_open_journal(bkd_backend_t *b)
     cc.parts = pc;
     cc.replay_limit = (uint32_t)b->fac->settings.replay_limit;
     cc.resend_ms = (uint32_t)(b->fac->settings.heartbeat_ms * 2);
+    cc.max_frame = bkd_max_frame(b); /* RecordBatch frames stay under every socket's limit */
     sts = bkd_core_new(&cc, &b->core);
     bkd_core_timer(b->core, cmn_now_mono_ns() / 1000000u, cmn_now_wall_ms());
     for (size_t k = 0; sts == RTR_STS_OK && k < b->nparts; k++) {
@@ -190,7 +225,9 @@ bkd_open_journal(bkd_backend_t *b)
         if (sts == RTR_STS_OK)
             sts = l.sts;
         RTR_LOG(CMN_LOG_NOTICE, "BKD-PARTITION",
-                "partition=%s epoch=%" PRIu64 " last_csn=%" PRIu64 " records=%" PRIu64, pc[k].name,
+                "partition=%s role=%s partner=%s epoch=%" PRIu64 " last_csn=%" PRIu64
+                " records=%" PRIu64,
+                pc[k].name, bkd_role_name(pc[k].role), pc[k].partner ? pc[k].partner : "-",
                 pc[k].epoch ? pc[k].epoch : 1, pc[k].last_n, l.loaded);
     }
 fail:
@@ -201,7 +238,8 @@ fail:
 static void
 bkd_loop(bkd_backend_t *b)
 {
-    size_t n = 3 + b->nrouters;
+    size_t ir = b->shadow != NULL ? 4 : 3; /* the routers' items start here */
+    size_t n = ir + b->nrouters;
     zmq_pollitem_t *it = calloc(n, sizeof(*it));
     int64_t hb = b->fac->settings.heartbeat_ms;
 
@@ -209,8 +247,10 @@ bkd_loop(bkd_backend_t *b)
     it[0] = (zmq_pollitem_t){ b->servers, 0, ZMQ_POLLIN, 0 };
     it[1] = (zmq_pollitem_t){ b->admin, 0, ZMQ_POLLIN, 0 };
     it[2] = (zmq_pollitem_t){ NULL, jrn_fd(b->jrn), ZMQ_POLLIN, 0 };
+    if (b->shadow != NULL)
+        it[3] = (zmq_pollitem_t){ b->shadow, 0, ZMQ_POLLIN, 0 };
     for (size_t i = 0; i < b->nrouters; i++)
-        it[3 + i] = (zmq_pollitem_t){ b->routers[i].sock, 0, ZMQ_POLLIN, 0 };
+        it[ir + i] = (zmq_pollitem_t){ b->routers[i].sock, 0, ZMQ_POLLIN, 0 };
     b->core_deadline_ms = UINT64_MAX;
     b->next_hb_ms = 0; /* BackendHello at once, on connect */
     while (!b->stop) {
@@ -236,6 +276,9 @@ bkd_loop(bkd_backend_t *b)
         }
         if (timeout > hb)
             timeout = (long)hb;
+        /* the end of the round: everything the events, timers and heartbeats above queued
+         * for the shadow partners goes out before we block */
+        bkd_net_flush(b);
         rc = zmq_poll(it, (int)n, timeout);
         if (rc < 0 && zmq_errno() != EINTR) {
             RTR_LOG(CMN_LOG_CRIT, "BKD-POLL", "err=\"%s\"", zmq_strerror(zmq_errno()));
@@ -253,8 +296,10 @@ bkd_loop(bkd_backend_t *b)
             bkd_net_journal_in(b);
         if (it[0].revents & ZMQ_POLLIN)
             bkd_net_servers_in(b);
+        if (b->shadow != NULL && (it[3].revents & ZMQ_POLLIN))
+            bkd_net_shadow_in(b);
         for (size_t i = 0; i < b->nrouters; i++)
-            if (it[3 + i].revents & ZMQ_POLLIN)
+            if (it[ir + i].revents & ZMQ_POLLIN)
                 bkd_net_router_in(b, &b->routers[i]);
         if (it[1].revents & ZMQ_POLLIN)
             bkd_admin_in(b);
@@ -357,6 +402,7 @@ out:
     free(b.peers);
     free(b.parts);
     free(b.part_ids);
+    free(b.roles);
     if (b.sigfd >= 0)
         close(b.sigfd);
     cmn_facility_free(&fac);

@@ -3,10 +3,16 @@
  *
  * Design note: every frame goes through wire_zmq_recv (strict decode, counted per socket);
  * then the role is checked against the socket (servers: ROLE_SERVER only; router DEALERs:
- * ROLE_ROUTER only). Liveness (Heartbeat, incarnations, timeouts) is handled here, not in the
- * core: the core only hears "server lost" / "router lost". Journal actions are submitted in
- * the order the core queued them, and a FIFO maps jrn tickets back to core tickets, so that
- * "hardened up to jrn ticket T" becomes "hardened up to core ticket t".
+ * ROLE_ROUTER only; shadow ROUTER: ROLE_BACKEND from a configured shadow partner only).
+ * Liveness (Heartbeat, incarnations, timeouts) is handled here, not in the core: the core only
+ * hears "server lost" / "router lost" / "partner up" / "partner lost".
+ *
+ * Shadow links (docs/shadow-protocol.md §4.1): frames to a partner leave on our DEALER to its
+ * `shadow` endpoint (routing id = our node name, like the router links); its frames arrive on
+ * our shadow ROUTER. A RecordBatch comes from the core already encoded (BKD_ACT_SEND with
+ * `frame`): it is sent as those bytes, never decoded and encoded again. Journal actions are
+ * submitted in the order the core queued them, and a FIFO maps jrn tickets back to core tickets, so
+ * that "hardened up to jrn ticket T" becomes "hardened up to core ticket t".
  *
  * A failed journal (RTR_STS_JNLFAILED) stops the daemon with a non-zero exit: a backend whose
  * journal failed must fail over, never carry on (DESIGN §7).
@@ -73,8 +79,72 @@ bkd_bind(bkd_backend_t *b, void **out, const char *ep, const char *what)
                 zmq_strerror(e));
         return e == EADDRINUSE ? RTR_STS_BUSY : RTR_STS_IOERR;
     }
-    b->nbound++; /* servers, then admin: bkd_net_close unlinks the ipc files of these */
+    b->nbound++; /* servers, admin, shadow: bkd_net_close unlinks the ipc files of these */
     return RTR_STS_OK;
+}
+
+/* bkd_partner_of - the partner backend of served partition k, or NULL when it is sole. */
+static const cmn_backend_t *
+bkd_partner_of(const bkd_backend_t *b, size_t k)
+{
+    switch (b->roles[k]) {
+    case BKD_ROLE_PRIMARY:
+        return b->parts[k]->secondary;
+    case BKD_ROLE_MEMBER:
+        return b->parts[k]->primary;
+    default:
+        return NULL;
+    }
+}
+
+static bkd_plink_t *
+bkd_plink_find(bkd_backend_t *b, const char *name)
+{
+    for (size_t i = 0; i < b->npartners; i++)
+        if (strcmp(b->partners[i].cfg->name, name) == 0)
+            return &b->partners[i];
+    return NULL;
+}
+
+/* bkd_shadow_open - the shadow links: one DEALER per distinct partner, connected to its
+ * `shadow` endpoint, and our shadow ROUTER bound, when this backend has any partner. */
+static rtr_status_t
+bkd_shadow_open(bkd_backend_t *b)
+{
+    int one = 1;
+    rtr_status_t sts;
+
+    b->partners = calloc(b->nparts ? b->nparts : 1, sizeof(*b->partners));
+    if (b->partners == NULL)
+        return RTR_STS_NOMEM;
+    for (size_t k = 0; k < b->nparts; k++) {
+        const cmn_backend_t *pb = bkd_partner_of(b, k);
+        if (pb != NULL && bkd_plink_find(b, pb->name) == NULL)
+            b->partners[b->npartners++].cfg = pb;
+    }
+    if (b->npartners == 0)
+        return RTR_STS_OK;
+    sts = bkd_bind(b, &b->shadow, b->me->shadow, "shadow");
+    /* a partner that restarts takes its routing id over at once (its new incarnation then
+     * tells the core, bkd_plink_note) */
+    if (sts == RTR_STS_OK && zmq_setsockopt(b->shadow, ZMQ_ROUTER_HANDOVER, &one, sizeof(one)) != 0)
+        sts = RTR_STS_IOERR;
+    for (size_t i = 0; sts == RTR_STS_OK && i < b->npartners; i++) {
+        bkd_plink_t *l = &b->partners[i];
+        const char *id = b->me->name;
+        l->sock = zmq_socket(b->zctx, ZMQ_DEALER);
+        if (l->sock == NULL || bkd_sock_setup(b, l->sock, false) != RTR_STS_OK ||
+            zmq_setsockopt(l->sock, ZMQ_ROUTING_ID, id, strlen(id)) != 0 ||
+            /* queue only on a live connection, like the router links: what a down partner
+             * misses is resent by the core (resend timer, partner up) */
+            zmq_setsockopt(l->sock, ZMQ_IMMEDIATE, &one, sizeof(one)) != 0 ||
+            zmq_connect(l->sock, l->cfg->shadow) != 0) {
+            RTR_LOG(CMN_LOG_CRIT, "BKD-CONNECT", "partner=%s endpoint=%s err=\"%s\"", l->cfg->name,
+                    l->cfg->shadow, zmq_strerror(zmq_errno()));
+            sts = RTR_STS_IOERR;
+        }
+    }
+    return sts;
 }
 
 rtr_status_t
@@ -94,6 +164,8 @@ bkd_net_open(bkd_backend_t *b)
         sts = RTR_STS_IOERR;
     if (sts == RTR_STS_OK)
         sts = bkd_bind(b, &b->admin, b->me->admin, "admin");
+    if (sts == RTR_STS_OK)
+        sts = bkd_shadow_open(b);
     if (sts != RTR_STS_OK)
         return sts;
     b->nrouters = b->fac->nrouters;
@@ -127,15 +199,25 @@ bkd_net_close(bkd_backend_t *b)
             zmq_close(b->routers[i].sock);
     free(b->routers);
     b->routers = NULL;
+    for (size_t i = 0; b->partners != NULL && i < b->npartners; i++)
+        if (b->partners[i].sock != NULL)
+            zmq_close(b->partners[i].sock);
+    free(b->partners);
+    b->partners = NULL;
+    b->npartners = 0;
     if (b->servers != NULL)
         zmq_close(b->servers);
     if (b->admin != NULL)
         zmq_close(b->admin);
-    b->servers = b->admin = NULL;
+    if (b->shadow != NULL)
+        zmq_close(b->shadow);
+    b->servers = b->admin = b->shadow = NULL;
     if (b->nbound >= 1)
         wire_zmq_ipc_unlink(b->me->servers);
     if (b->nbound >= 2)
         wire_zmq_ipc_unlink(b->me->admin);
+    if (b->nbound >= 3)
+        wire_zmq_ipc_unlink(b->me->shadow);
     b->nbound = 0;
     if (b->zctx != NULL)
         zmq_ctx_term(b->zctx);
@@ -155,6 +237,12 @@ bkd_send_env(bkd_backend_t *b, bkd_sock_t sock, const char *to, const Rtr__Envel
         wire_zmq_id_set(&id, to);
         st = &b->servers_st;
         sts = wire_zmq_send_max(b->servers, &id, env, ZMQ_DONTWAIT, bkd_max_frame(b));
+    } else if (sock == BKD_SOCK_SHADOW) {
+        bkd_plink_t *l = bkd_plink_find(b, to);
+        if (l != NULL) {
+            st = &l->st;
+            sts = wire_zmq_send_max(l->sock, NULL, env, ZMQ_DONTWAIT, bkd_max_frame(b));
+        }
     } else {
         for (size_t i = 0; i < b->nrouters; i++) {
             if (strcmp(b->routers[i].cfg->name, to) == 0) {
@@ -173,6 +261,34 @@ bkd_send_env(bkd_backend_t *b, bkd_sock_t sock, const char *to, const Rtr__Envel
         /* The peer is gone or its queue is full: its resend or our timer covers it. */
         st->send_failed++;
         RTR_LOG(CMN_LOG_DEBUG, "BKD-SENDFAIL", "to=%s sts=%s", to, rtr_status_name(sts));
+    }
+}
+
+/* bkd_send_frame - an Envelope the core encoded itself (a RecordBatch) to shadow partner `to`,
+ * as those bytes. The core keeps its frames under max_frame; one above it would be refused by
+ * the partner's decoder, so it is counted as a failed send instead (the core resends it). */
+static void
+bkd_send_frame(bkd_backend_t *b, const char *to, const uint8_t *frame, size_t len)
+{
+    bkd_plink_t *l = bkd_plink_find(b, to);
+
+    if (l == NULL) {
+        RTR_LOG(CMN_LOG_ERR, "BKD-SENDFAIL", "to=%s what=frame sts=NOTFOUND: not a partner", to);
+        return;
+    }
+    if (len > bkd_max_frame(b)) {
+        l->st.send_failed++;
+        RTR_LOG(CMN_LOG_ERR, "BKD-SENDFAIL", "to=%s what=frame bytes=%zu sts=WIRE_OVERSIZE", to,
+                len);
+        return;
+    }
+    if (zmq_send(l->sock, frame, len, ZMQ_DONTWAIT) == (int)len) {
+        l->st.sent++;
+    } else {
+        /* no live connection (ZMQ_IMMEDIATE) or its queue is full: the core resends */
+        l->st.send_failed++;
+        RTR_LOG(CMN_LOG_DEBUG, "BKD-SENDFAIL", "to=%s what=frame err=\"%s\"", to,
+                zmq_strerror(zmq_errno()));
     }
 }
 
@@ -241,7 +357,10 @@ bkd_net_run_actions(bkd_backend_t *b)
     while (bkd_core_next_action(b->core, &a)) {
         switch (a.kind) {
         case BKD_ACT_SEND:
-            bkd_send_env(b, a.sock, a.to, a.env);
+            if (a.frame != NULL)
+                bkd_send_frame(b, a.to, a.frame, a.framelen);
+            else
+                bkd_send_env(b, a.sock, a.to, a.env);
             break;
         case BKD_ACT_JOURNAL_APPEND:
         case BKD_ACT_JOURNAL_SET_STATE:
@@ -253,8 +372,15 @@ bkd_net_run_actions(bkd_backend_t *b)
                 b->core_deadline_ms = a.deadline_ms;
             break;
         }
-        bkd_action_clear(&a);
+        bkd_action_clear(&a); /* frees env, rec and frame */
     }
+}
+
+void
+bkd_net_flush(bkd_backend_t *b)
+{
+    bkd_core_flush(b->core);
+    bkd_net_run_actions(b);
 }
 
 void
@@ -421,6 +547,111 @@ bkd_net_router_in(bkd_backend_t *b, bkd_rlink_t *r)
     }
 }
 
+/* ---- shadow partners ------------------------------------------------------------------------ */
+
+/* bkd_plink_note - a valid frame from partner l with incarnation inc: its first frame, the first
+ * after a silence, or the first of a new incarnation (it restarted: the core resets what it
+ * kept for the old one) tells the core the partner is up. */
+static void
+bkd_plink_note(bkd_backend_t *b, bkd_plink_t *l, uint64_t inc, uint64_t now)
+{
+    if (!l->up || l->incarnation != inc) {
+        RTR_LOG(CMN_LOG_NOTICE, "BKD-PARTNER-UP", "partner=%s incarnation=%016" PRIx64 "%s",
+                l->cfg->name, inc,
+                l->incarnation != 0 && l->incarnation != inc ? " restarted=1" : "");
+        l->up = true;
+        l->incarnation = inc;
+        l->ups++;
+        bkd_core_partner_up(b->core, l->cfg->name, inc);
+    }
+    l->last_seen_ms = now;
+}
+
+static void
+bkd_plink_lost(bkd_backend_t *b, bkd_plink_t *l, const char *why)
+{
+    RTR_LOG(CMN_LOG_WARNING, "BKD-PARTNER-SILENT", "partner=%s why=%s", l->cfg->name, why);
+    l->up = false;
+    l->losts++;
+    bkd_core_partner_lost(b->core, l->cfg->name);
+}
+
+/* bkd_shadow_one - one decoded frame from routing id `from` on the shadow ROUTER. */
+static void
+bkd_shadow_one(bkd_backend_t *b, const wire_zmq_id_t *from, const Rtr__Envelope *env, uint64_t now)
+{
+    char id[BKD_ID_MAX + 1];
+    bkd_plink_t *l;
+
+    if (!env->has_role || env->role != RTR__ROLE__ROLE_BACKEND) {
+        b->shadow_st.wrong_role++;
+        bkd_sock_reject(&b->shadow_st, "shadow", "wrong_role", RTR_STS_NOACCESS, now);
+        return;
+    }
+    /* only the partners of the partitions this backend shares with them; the core checks
+     * that the partition named in the body is one it shares with this very partner */
+    l = bkd_id_string(from, id, sizeof(id)) ? bkd_plink_find(b, id) : NULL;
+    if (l == NULL) {
+        b->shadow_st.unknown_peer++;
+        bkd_sock_reject(&b->shadow_st, "shadow", "unknown_peer", RTR_STS_NOACCESS, now);
+        return;
+    }
+    if (!env->has_incarnation || env->incarnation == 0) {
+        /* without it a restart could not be told from a silence */
+        b->shadow_st.unexpected++;
+        bkd_sock_reject(&b->shadow_st, "shadow", "no_incarnation", RTR_STS_INVARG, now);
+        return;
+    }
+    bkd_plink_note(b, l, env->incarnation, now);
+    if (env->body_case == RTR__ENVELOPE__BODY_HEARTBEAT)
+        return;
+    if (bkd_core_shadow_msg(b->core, l->cfg->name, env) != RTR_STS_OK) {
+        b->shadow_st.unexpected++;
+        bkd_sock_reject(&b->shadow_st, "shadow", "unexpected", RTR_STS_INVARG, now);
+    }
+}
+
+void
+bkd_net_shadow_in(bkd_backend_t *b)
+{
+    for (int k = 0; k < 256; k++) { /* bounded: other sockets get their turn */
+        wire_zmq_id_t from;
+        Rtr__Envelope *env = NULL;
+        uint64_t now = bkd_now_ms();
+        rtr_status_t sts =
+            wire_zmq_recv_max(b->shadow, &from, &b->shadow_st.wire, bkd_max_frame(b), &env);
+
+        if (sts == RTR_STS_BUSY || sts == RTR_STS_IOERR)
+            return;
+        if (sts != RTR_STS_OK) {
+            bkd_sock_reject(&b->shadow_st, "shadow", "decode", sts, now);
+            continue;
+        }
+        bkd_shadow_one(b, &from, env, now);
+        wire_free((ProtobufCMessage **)&env);
+        bkd_net_run_actions(b);
+    }
+}
+
+/* bkd_shadow_heartbeat - a Heartbeat to every partner on its DEALER; loses partners silent for
+ * failure_timeout_ms. */
+static void
+bkd_shadow_heartbeat(bkd_backend_t *b, const Rtr__Heartbeat *hb, uint64_t now_ms)
+{
+    uint64_t timeout = (uint64_t)b->fac->settings.failure_timeout_ms;
+
+    for (size_t i = 0; i < b->npartners; i++) {
+        bkd_plink_t *l = &b->partners[i];
+        Rtr__Envelope env;
+        wire_envelope_init(&env, b->me->name, 0, b->incarnation, RTR__ROLE__ROLE_BACKEND);
+        env.body_case = RTR__ENVELOPE__BODY_HEARTBEAT;
+        env.heartbeat = (Rtr__Heartbeat *)(uintptr_t)hb;
+        bkd_send_env(b, BKD_SOCK_SHADOW, l->cfg->name, &env);
+        if (l->up && now_ms > l->last_seen_ms + timeout)
+            bkd_plink_lost(b, l, "timeout");
+    }
+}
+
 /* ---- heartbeats and liveness --------------------------------------------------------------- */
 
 void
@@ -434,9 +665,10 @@ bkd_net_heartbeat(bkd_backend_t *b, uint64_t now_ms)
     size_t i = 0;
 
     RTR_ASSERT(names != NULL);
+    /* a member never claims a route: only the partitions it decides for */
     for (size_t p = 0; p < b->nparts; p++)
-        names[p] = b->parts[p]->name;
-    hello.n_partitions = b->nparts;
+        if (b->roles[p] != BKD_ROLE_MEMBER)
+            names[hello.n_partitions++] = b->parts[p]->name;
     hello.partitions = names;
     hello.has_servers = 1;
     hello.servers = bkd_core_server_count(b->core);
@@ -454,6 +686,7 @@ bkd_net_heartbeat(bkd_backend_t *b, uint64_t now_ms)
     hb.seq = b->hb_seq;
     hb.has_sent_mono_ns = 1;
     hb.sent_mono_ns = cmn_now_mono_ns();
+    bkd_shadow_heartbeat(b, &hb, now_ms);
     while (i < b->npeers) {
         if (now_ms > b->peers[i].last_seen_ms + timeout) {
             bkd_speer_drop(b, i, "timeout"); /* moves the last peer into slot i */

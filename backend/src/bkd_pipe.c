@@ -41,8 +41,10 @@ bkd_applied_note(bkd_core_t *c, uint32_t part, uint64_t n)
                 p->applied_n++;
             i++;
         }
-        memmove(p->done, p->done + i, (p->ndone - i) * sizeof(*p->done));
-        p->ndone -= i;
+        if (i > 0) {
+            memmove(p->done, p->done + i, (p->ndone - i) * sizeof(*p->done));
+            p->ndone -= i;
+        }
         return;
     }
     /* out of order: keep it sorted (completions are nearly in order: search from the end) */
@@ -155,12 +157,19 @@ bkd_pipe_covered(bkd_core_t *c, bkd_tx_t *tx)
 
     if (p->role != BKD_ROLE_PRIMARY)
         return true;
+    if (bkd_role_deciding(c, tx->part)) {
 #ifdef RTR_SIM
-    if (c->broken_commit_rule)
-        return true; /* the simulator's deliberately broken rule: no partner ack needed */
+        if (c->broken_commit_rule)
+            return true; /* the simulator's deliberately broken rule: no partner ack needed */
 #endif
-    if (q->acked >= tx->n)
-        return true;
+        if (q->acked >= tx->n)
+            return true;
+        if (!bkd_role_needs_partner(c, tx->part)) {
+            c->ctr.single_copy_commits++; /* REMEMBER: decided with this journal alone */
+            p->reg.single_copy_commits++;
+            return true;
+        }
+    }
     if (!tx->cover_listed) {
         /* hardening pops transactions in ticket order, which is CSN order per partition */
         RTR_ASSERT(q->cover_tail == NULL || q->cover_tail->n < tx->n);
@@ -223,6 +232,25 @@ bkd_pipe_acked(bkd_core_t *c, uint32_t part, uint64_t upto)
         tx->cover_listed = false;
         tx->cover_next = NULL;
         bkd_vote_checklist(c, tx);
+    }
+}
+
+void
+bkd_pipe_recheck(bkd_core_t *c, uint32_t part)
+{
+    bkd_pipe_t *q = c->parts[part].pipe;
+    bkd_tx_t *list;
+
+    if (q == NULL)
+        return;
+    list = q->cover_head;
+    q->cover_head = q->cover_tail = NULL;
+    while (list != NULL) {
+        bkd_tx_t *tx = list;
+        list = tx->cover_next;
+        tx->cover_listed = false;
+        tx->cover_next = NULL;
+        bkd_vote_checklist(c, tx); /* lists it again if still not covered */
     }
 }
 

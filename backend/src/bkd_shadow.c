@@ -76,6 +76,7 @@ bkd_shd_out(bkd_core_t *c, uint32_t part, uint64_t n, const char *why)
     if (s->out)
         return;
     s->out = true;
+    p->reg.ms = BKD_MS_OUT;
     snprintf(s->out_reason, sizeof(s->out_reason), "diverged n=%llu: %s", (unsigned long long)n,
              why);
     c->ctr.shadow_divergence++;
@@ -179,6 +180,10 @@ bkd_shd_exec_next(bkd_core_t *c, uint32_t part)
     bkd_part_t *p = &c->parts[part];
     bkd_shd_t *s = p->shd;
 
+    if (p->reg.promoting_backlog && s->count == 0 && !s->executing) {
+        bkd_role_backlog_done(c, part);
+        return;
+    }
     while (!s->out && !s->executing && s->count > 0) {
         bkd_srec_t *sr = bkd_srec_at(s, 0);
         uint64_t n = sr->n;
@@ -226,6 +231,8 @@ bkd_shd_exec_next(bkd_core_t *c, uint32_t part)
         if (s->executing)
             bkd_pump(c, part);
     }
+    if (p->reg.promoting_backlog && s->count == 0 && !s->executing)
+        bkd_role_backlog_done(c, part);
 }
 
 rtr_status_t
@@ -237,6 +244,10 @@ bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b)
 
     if (s->out)
         return RTR_STS_OK; /* a member waiting for a re-seed takes nothing */
+    if (p->role == BKD_ROLE_PRIMARY || (b->has_epoch && b->epoch <= s->refuse_epoch)) {
+        c->ctr.shadow_unexpected++; /* T14: no record of the old primary's epoch any more */
+        return RTR_STS_OK;
+    }
     if (b->has_epoch && b->epoch > s->epoch)
         s->epoch = b->epoch;
     for (size_t i = 0; i < b->n_states; i++) {
@@ -323,6 +334,14 @@ bkd_shd_voted(bkd_core_t *c, bkd_tx_t *tx)
                  (unsigned long long)cmn_get_be64(got));
     else
         why[0] = '\0';
+    if (why[0] != '\0' && c->parts[tx->part].role == BKD_ROLE_PRIMARY) {
+        /* a promoted member applying its backlog: the record is committed whatever this
+         * server says now; the alarm stands, the databases need checking */
+        c->ctr.shadow_divergence++;
+        RTR_LOG(CMN_LOG_ERR, "BKD-DIVERGED", "partition=%s csn=%llu %s (promoted: committed)",
+                c->parts[tx->part].name, (unsigned long long)tx->n, why);
+        why[0] = '\0';
+    }
     if (why[0] != '\0') {
         bkd_shd_out(c, tx->part, tx->n, why);
         tx->accepted = false;
@@ -438,6 +457,7 @@ bkd_core_partner_up(bkd_core_t *c, const char *partner, uint64_t incarnation)
         bool restarted = p->partner_inc != 0 && p->partner_inc != incarnation;
         p->partner_up = true;
         p->partner_inc = incarnation;
+        bkd_role_partner(c, i, true);
         if (p->pipe != NULL && restarted) {
             /* its unhardened tail is gone with it: everything unacked goes again */
             for (size_t k = 0; k < p->pipe->count; k++) {
@@ -461,6 +481,7 @@ bkd_core_partner_lost(bkd_core_t *c, const char *partner)
         bkd_part_t *p = &c->parts[i];
         if (p->partner != NULL && strcmp(p->partner, partner) == 0 && p->partner_up) {
             p->partner_up = false;
+            bkd_role_partner(c, i, false);
             c->ctr.shadow_partner_lost++;
             RTR_LOG(CMN_LOG_WARNING, "BKD-PARTNER-LOST", "partition=%s partner=%s", p->name,
                     partner);

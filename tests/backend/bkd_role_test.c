@@ -1,0 +1,666 @@
+/*
+ * bkd_role_test.c - a shadow pair under the facility register, pure cores only: two backend
+ * cores (be1, be2: a pair for partition P) and three router register cores (rtd_reg), wired
+ * by an in-test network that carries every frame encoded, a virtual clock, journals that
+ * harden at once and server models that answer by themselves. Crashes are a core that stops
+ * receiving events (frames to it are lost); pauses are a core whose clock stops.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bkd.h"
+#include "cmn_config.h"
+#include "rtd_reg.h"
+#include "tst.h"
+#include "wire.h"
+
+#define INC   0x6262626262626262ull
+#define QMAX  8192
+#define NR    3
+#define FAILT 1000u /* failure_timeout_ms */
+#define HB    250u  /* heartbeat_ms */
+
+static const char conf[] =
+    "facility = \"TST\";\n"
+    "key = ( { type = \"unsigned\"; offset = 0; length = 4; } );\n"
+    "routers = (\n"
+    "  { name = \"r1\"; clients = \"tcp://127.0.0.1:7501\"; peers = \"tcp://127.0.0.1:7511\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-r1.adm\"; state = \"/tmp/bkd-role-t/r1\"; },\n"
+    "  { name = \"r2\"; clients = \"tcp://127.0.0.1:7502\"; peers = \"tcp://127.0.0.1:7512\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-r2.adm\"; state = \"/tmp/bkd-role-t/r2\"; },\n"
+    "  { name = \"r3\"; clients = \"tcp://127.0.0.1:7503\"; peers = \"tcp://127.0.0.1:7513\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-r3.adm\"; state = \"/tmp/bkd-role-t/r3\"; } );\n"
+    "backends = (\n"
+    "  { name = \"be1\"; shadow = \"tcp://127.0.0.1:7601\"; servers = "
+    "\"ipc:///tmp/bkd-role-1.srv\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-1.adm\"; journal = \"/tmp/bkd-role-t/be1\"; },\n"
+    "  { name = \"be2\"; shadow = \"tcp://127.0.0.1:7602\"; servers = "
+    "\"ipc:///tmp/bkd-role-2.srv\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-2.adm\"; journal = \"/tmp/bkd-role-t/be2\"; } );\n"
+    "partitions = (\n"
+    "  { name = \"P\"; low = [ 0 ]; high = [ 4294967295L ]; primary = \"be1\"; secondary = "
+    "\"be2\"; "
+    "} );\n";
+
+static const uint8_t LOW[4] = { 0, 0, 0, 0 };
+static const uint8_t HIGH[4] = { 0xff, 0xff, 0xff, 0xff };
+
+/* nodes: 0, 1 = be1, be2; 2, 3, 4 = r1, r2, r3 */
+#define NN 5
+typedef struct {
+    int from, to;
+    uint8_t *buf;
+    size_t len;
+} fr_t;
+
+typedef struct {
+    bkd_core_t *c;
+    uint64_t last_ticket;
+    uint8_t chan_tid[8][16];
+    uint32_t delivered, done;
+} be_t;
+
+static struct {
+    cmn_facility_t *fac;
+    char *dir;
+    be_t be[2];
+    rtd_reg_t *r[NR];
+    Rtr__AcceptorState *stored[NR];
+    bool down[NN];
+    bool paused[NN]; /* its clock stands still and it gets no events */
+    fr_t q[QMAX];
+    size_t nq;
+    uint64_t now;
+    uint32_t accepted, rejected_fenced, outcomes;
+    uint64_t last_csn;
+} W;
+
+static const char *const names[NN] = { "be1", "be2", "r1", "r2", "r3" };
+static const char *const routers[NR] = { "r1", "r2", "r3" };
+
+static int
+node_of(const char *name)
+{
+    for (int i = 0; i < NN; i++)
+        if (strcmp(names[i], name) == 0)
+            return i;
+    cr_assert_fail("unknown node %s", name);
+    return -1;
+}
+
+static void
+enqueue(int from, int to, const ProtobufCMessage *env, uint8_t *frame, size_t framelen)
+{
+    uint8_t *buf = frame;
+    size_t len = framelen;
+    if (buf == NULL)
+        cr_assert_eq(wire_encode(env, 0, &buf, &len), RTR_STS_OK);
+    cr_assert_lt(W.nq, QMAX);
+    W.q[W.nq++] = (fr_t){ from, to, buf, len };
+}
+
+/* ---- server models ------------------------------------------------------------------------ */
+
+static uint32_t
+chan_of(int b, const uint8_t *tid)
+{
+    for (uint32_t k = 0; k < 8; k++)
+        if (memcmp(W.be[b].chan_tid[k], tid, 16) == 0)
+            return k + 1;
+    return 1;
+}
+
+static void
+srv_send(int b, Rtr__Envelope *env)
+{
+    Rtr__Envelope saved = *env;
+    char id[16];
+    snprintf(id, sizeof(id), "s-%d", b);
+    wire_envelope_init(env, id, 0, 7, RTR__ROLE__ROLE_SERVER);
+    env->body_case = saved.body_case;
+    env->heartbeat = saved.heartbeat;
+    cr_assert_eq(bkd_core_server_msg(W.be[b].c, id, env), RTR_STS_OK);
+}
+
+static void
+server(int b, const Rtr__Envelope *env)
+{
+    Rtr__Envelope out = RTR__ENVELOPE__INIT;
+    switch (env->body_case) {
+    case RTR__ENVELOPE__BODY_DELIVER: {
+        const Rtr__Deliver *d = env->deliver;
+        Rtr__ServerReply r = RTR__SERVER_REPLY__INIT;
+        W.be[b].delivered++;
+        if (d->channel >= 1 && d->channel <= 8)
+            memcpy(W.be[b].chan_tid[d->channel - 1], d->tid.data, 16);
+        r.tid = d->tid;
+        r.channel = d->channel;
+        r.index = d->index;
+        r.body = d->body;
+        out.body_case = RTR__ENVELOPE__BODY_SERVER_REPLY;
+        out.server_reply = &r;
+        srv_send(b, &out);
+        break;
+    }
+    case RTR__ENVELOPE__BODY_VOTE_REQUEST: {
+        Rtr__ServerVote v = RTR__SERVER_VOTE__INIT;
+        v.tid = env->vote_request->tid;
+        v.channel = chan_of(b, v.tid.data);
+        v.accept = true;
+        out.body_case = RTR__ENVELOPE__BODY_SERVER_VOTE;
+        out.server_vote = &v;
+        srv_send(b, &out);
+        break;
+    }
+    case RTR__ENVELOPE__BODY_SERVER_OUTCOME: {
+        Rtr__ServerDone d = RTR__SERVER_DONE__INIT;
+        W.be[b].done++;
+        d.tid = env->server_outcome->tid;
+        d.channel = env->server_outcome->channel;
+        out.body_case = RTR__ENVELOPE__BODY_SERVER_DONE;
+        out.server_done = &d;
+        srv_send(b, &out);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---- draining the cores ------------------------------------------------------------------- */
+
+static size_t
+be_drain(int b)
+{
+    bkd_action_t a;
+    size_t k = 0;
+    while (bkd_core_next_action(W.be[b].c, &a)) {
+        switch (a.kind) {
+        case BKD_ACT_SEND:
+            k++;
+            if (a.sock == BKD_SOCK_SERVERS) {
+                server(b, a.env);
+            } else if (a.sock == BKD_SOCK_SHADOW) {
+                enqueue(b, node_of(a.to), a.env ? &a.env->base : NULL, a.frame, a.framelen);
+                a.frame = NULL;
+            } else if (strncmp(a.to, "r", 1) == 0 &&
+                       a.env->body_case != RTR__ENVELOPE__BODY_TX_OUTCOME &&
+                       a.env->body_case != RTR__ENVELOPE__BODY_TX_REPLY) {
+                enqueue(b, node_of(a.to), &a.env->base, NULL, 0);
+            } else if (a.env->body_case == RTR__ENVELOPE__BODY_TX_OUTCOME) {
+                W.outcomes++;
+                if (a.env->tx_outcome->accepted) {
+                    W.accepted++;
+                    W.last_csn = a.env->tx_outcome->csn;
+                }
+            }
+            break;
+        case BKD_ACT_JOURNAL_APPEND:
+        case BKD_ACT_JOURNAL_SET_STATE:
+            k++;
+            W.be[b].last_ticket = a.ticket;
+            break;
+        default:
+            break;
+        }
+        bkd_action_clear(&a);
+    }
+    return k;
+}
+
+static void learned_to_backends(int i, const Rtr__RegisterValue *v);
+
+static uint64_t pend[NR][256];
+static size_t npend[NR];
+static bool persisting[NR];
+
+static size_t
+r_drain(int i)
+{
+    size_t n = 0;
+    rtd_reg_action_t *a = rtd_reg_actions(W.r[i], &n);
+    size_t k = 0;
+    for (size_t j = 0; j < n; j++) {
+        switch (a[j].kind) {
+        case RTD_REG_SEND_ROUTER:
+            enqueue(2 + i, 2 + (int)a[j].router, &a[j].env->base, NULL, 0);
+            k++;
+            break;
+        case RTD_REG_SEND_PEER: {
+            char to[64];
+            snprintf(to, sizeof(to), "%.*s", (int)a[j].to.len, (const char *)a[j].to.bytes);
+            if (strcmp(to, "be1") == 0 || strcmp(to, "be2") == 0)
+                enqueue(2 + i, node_of(to), &a[j].env->base, NULL, 0);
+            k++;
+            break;
+        }
+        case RTD_REG_PERSIST: {
+            if (W.stored[i] != NULL)
+                rtr__acceptor_state__free_unpacked(W.stored[i], NULL);
+            size_t len = rtr__acceptor_state__get_packed_size(a[j].state);
+            uint8_t *buf = malloc(len + 1);
+            rtr__acceptor_state__pack(a[j].state, buf);
+            W.stored[i] = rtr__acceptor_state__unpack(NULL, len, buf);
+            free(buf);
+            cr_assert_lt(npend[i], 256);
+            pend[i][npend[i]++] = a[j].ticket;
+            break;
+        }
+        case RTD_REG_LEARNED:
+            learned_to_backends(i, a[j].value);
+            break;
+        default:
+            break;
+        }
+    }
+    /* the store completes writes in ticket order, after the action list */
+    if (!persisting[i]) {
+        persisting[i] = true;
+        while (npend[i] > 0) {
+            uint64_t t = pend[i][0];
+            memmove(pend[i], pend[i] + 1, (npend[i] - 1) * sizeof(pend[i][0]));
+            npend[i]--;
+            rtd_reg_on_persisted(W.r[i], W.now, t);
+            k += r_drain(i);
+        }
+        persisting[i] = false;
+    }
+    return k;
+}
+
+static void
+learned_to_backends(int i, const Rtr__RegisterValue *v)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__RegLearn l = RTR__REG_LEARN__INIT;
+    wire_envelope_init(&env, routers[i], 0, 1, RTR__ROLE__ROLE_ROUTER);
+    l.value = (Rtr__RegisterValue *)(uintptr_t)v;
+    env.body_case = RTR__ENVELOPE__BODY_REG_LEARN;
+    env.reg_learn = &l;
+    for (int b = 0; b < 2; b++)
+        enqueue(2 + i, b, &env.base, NULL, 0);
+}
+
+static void
+deliver(fr_t f)
+{
+    Rtr__Envelope *env = NULL;
+    if (W.down[f.to] || W.down[f.from] || W.paused[f.to] || (f.to < 2 && W.be[f.to].c == NULL)) {
+        free(f.buf);
+        return;
+    }
+    cr_assert_eq(wire_envelope_decode(f.buf, f.len, 0, NULL, &env), RTR_STS_OK);
+    free(f.buf);
+    if (f.to < 2) {
+        bkd_core_t *c = W.be[f.to].c;
+        if (f.from < 2)
+            (void)bkd_core_shadow_msg(c, names[f.from], env);
+        else
+            (void)bkd_core_router_msg(c, names[f.from], env);
+        be_drain(f.to);
+    } else if (f.from >= 2) {
+        cr_assert_eq(rtd_reg_on_router(W.r[f.to - 2], W.now, (size_t)(f.from - 2), env),
+                     RTR_STS_OK);
+        r_drain(f.to - 2);
+    } else {
+        rtd_id_t id;
+        rtd_id_from_str(&id, names[f.from]);
+        (void)rtd_reg_on_request(W.r[f.to - 2], W.now, RTD_SOCK_PEERS, &id, names[f.from], env);
+        r_drain(f.to - 2);
+    }
+    wire_free((ProtobufCMessage **)&env);
+}
+
+/* settle - deliver frames, harden journals, flush, until quiet (no time passes). */
+static void
+settle(void)
+{
+    for (int guard = 0; guard < 200000; guard++) {
+        size_t moved = 0;
+        for (int b = 0; b < 2; b++) {
+            if (W.down[b] || W.paused[b] || W.be[b].c == NULL)
+                continue;
+            moved += be_drain(b);
+            bkd_core_journal_hardened(W.be[b].c, W.be[b].last_ticket);
+            moved += be_drain(b);
+            bkd_core_flush(W.be[b].c);
+            moved += be_drain(b);
+        }
+        if (W.nq > 0) {
+            fr_t f = W.q[0];
+            memmove(W.q, W.q + 1, (W.nq - 1) * sizeof(W.q[0]));
+            W.nq--;
+            deliver(f);
+            moved++;
+        }
+        if (moved == 0)
+            return;
+    }
+    cr_assert_fail("does not settle");
+}
+
+/* advance - let `ms` of virtual time pass in steps of 10 ms, firing every timer. */
+static void
+advance(uint64_t ms)
+{
+    uint64_t end = W.now + ms;
+    while (W.now < end) {
+        W.now += 10;
+        for (int b = 0; b < 2; b++)
+            if (!W.down[b] && !W.paused[b]) {
+                bkd_core_timer(W.be[b].c, W.now, W.now + 1000000);
+                be_drain(b);
+            }
+        for (int i = 0; i < NR; i++)
+            if (!W.down[2 + i]) {
+                rtd_reg_on_timer(W.r[i], W.now);
+                r_drain(i);
+            }
+        settle();
+    }
+}
+
+/* link - the shadow link: both see each other up (or lost). */
+static void
+link_state(bool up)
+{
+    if (!W.down[0] && !W.paused[0]) {
+        if (up && !W.down[1])
+            bkd_core_partner_up(W.be[0].c, "be2", 2);
+        else
+            bkd_core_partner_lost(W.be[0].c, "be2");
+    }
+    if (!W.down[1] && !W.paused[1]) {
+        if (up && !W.down[0])
+            bkd_core_partner_up(W.be[1].c, "be1", 1);
+        else
+            bkd_core_partner_lost(W.be[1].c, "be1");
+    }
+}
+
+static void
+be_new(int b)
+{
+    bkd_part_cfg_t part = { .name = "P",
+                            .low = LOW,
+                            .high = HIGH,
+                            .concurrent = true,
+                            .epoch = 1,
+                            .last_n = 0,
+                            .role = b == 0 ? BKD_ROLE_PRIMARY : BKD_ROLE_MEMBER,
+                            .partner = b == 0 ? "be2" : "be1" };
+    bkd_core_cfg_t cfg = { .node = names[b],
+                           .incarnation = 1 + (uint64_t)b,
+                           .keylen = 4,
+                           .nparts = 1,
+                           .parts = &part,
+                           .resend_ms = 100,
+                           .nrouters = NR,
+                           .routers = routers,
+                           .heartbeat_ms = HB,
+                           .failure_timeout_ms = FAILT,
+                           .register_timeout_ms = 300 };
+    cr_assert_eq(bkd_core_new(&cfg, &W.be[b].c), RTR_STS_OK);
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ChannelOpen o = RTR__CHANNEL_OPEN__INIT;
+    for (uint32_t ch = 1; ch <= 2; ch++) {
+        o.channel = ch;
+        o.has_key_low = o.has_key_high = true;
+        o.key_low.data = (uint8_t *)(uintptr_t)LOW;
+        o.key_low.len = 4;
+        o.key_high.data = (uint8_t *)(uintptr_t)HIGH;
+        o.key_high.len = 4;
+        env.body_case = RTR__ENVELOPE__BODY_CHANNEL_OPEN;
+        env.channel_open = &o;
+        srv_send(b, &env);
+    }
+    be_drain(b);
+}
+
+static void
+setup(void)
+{
+    char path[512];
+    cmn_load_opts_t lo = { CMN_JOURNAL_CHECK_NONE, NULL };
+    cmn_diag_t *diag = NULL;
+    memset(&W, 0, sizeof(W));
+    memset(npend, 0, sizeof(npend));
+    W.dir = tst_tmpdir("bkdrole");
+    snprintf(path, sizeof(path), "%s/facility.conf", W.dir);
+    cr_assert_eq(tst_write_file(path, conf, strlen(conf)), 0);
+    cr_assert_eq(cmn_facility_load_ex(path, &lo, &W.fac, &diag), RTR_STS_OK, "%s",
+                 diag && diag->error ? diag->error : "?");
+    cmn_diag_free(&diag);
+    W.now = 1000;
+    rtd_reg_cfg_t rc = { .register_timeout_ms = 300,
+                         .failure_timeout_ms = FAILT,
+                         .lease_ms = 2 * FAILT,
+                         .lease_margin_ms = FAILT / 5,
+                         .seed = 5 };
+    for (int i = 0; i < NR; i++) {
+        cr_assert_eq(rtd_reg_new(W.fac, &W.fac->routers[i], 100 + (uint64_t)i, &rc, NULL, &W.r[i]),
+                     RTR_STS_OK);
+        rtd_reg_start(W.r[i], W.now);
+        r_drain(i);
+    }
+    settle();
+    for (int b = 0; b < 2; b++)
+        be_new(b);
+    link_state(true);
+}
+
+static void
+teardown(void)
+{
+    for (int b = 0; b < 2; b++) {
+        if (W.be[b].c != NULL)
+            be_drain(b);
+        bkd_core_free(&W.be[b].c);
+    }
+    for (int i = 0; i < NR; i++) {
+        rtd_reg_free(&W.r[i]);
+        if (W.stored[i] != NULL)
+            rtr__acceptor_state__free_unpacked(W.stored[i], NULL);
+    }
+    for (size_t i = 0; i < W.nq; i++)
+        free(W.q[i].buf);
+    cmn_facility_free(&W.fac);
+    tst_rmtree(W.dir);
+    free(W.dir);
+}
+
+TestSuite(bkd_role, .init = setup, .fini = teardown);
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+static void
+bootstrap(void)
+{
+    static uint8_t uuid[16] = { 7 };
+    static char *insync[2] = { "be1", "be2" };
+    Rtr__PartitionRole pr = RTR__PARTITION_ROLE__INIT;
+    Rtr__PartitionRole *prs[1] = { &pr };
+    Rtr__RegisterValue v = RTR__REGISTER_VALUE__INIT;
+    Rtr__RegChange m = RTR__REG_CHANGE__INIT;
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    rtd_id_t id;
+    pr.partition = "P";
+    pr.epoch = 1;
+    pr.primary = "be1";
+    pr.in_sync = insync;
+    pr.n_in_sync = 2;
+    pr.partner = "be2";
+    v.version = 1;
+    v.facility = "TST";
+    v.facility_uuid.data = uuid;
+    v.facility_uuid.len = 16;
+    v.partitions = prs;
+    v.n_partitions = 1;
+    m.req_id = 1;
+    m.kind = RTR__REG_KIND__REG_BOOTSTRAP;
+    m.bootstrap = &v;
+    wire_envelope_init(&env, "a-1", 0, 1, RTR__ROLE__ROLE_ADMIN);
+    env.body_case = RTR__ENVELOPE__BODY_REG_CHANGE;
+    env.reg_change = &m;
+    rtd_id_from_str(&id, "a-1");
+    cr_assert_eq(rtd_reg_on_request(W.r[0], W.now, RTD_SOCK_ADMIN, &id, NULL, &env), RTR_STS_OK);
+    r_drain(0);
+    settle();
+}
+
+static bkd_part_info_t info_out;
+static void
+info_fn(void *arg, const bkd_part_info_t *pi)
+{
+    (void)arg;
+    info_out = *pi;
+}
+
+static bkd_part_info_t
+info(int b)
+{
+    bkd_core_each_part(W.be[b].c, info_fn, NULL);
+    return info_out;
+}
+
+static void
+tx(int b, uint64_t counter)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__TxMsg m = RTR__TX_MSG__INIT;
+    Rtr__VoteRequest v = RTR__VOTE_REQUEST__INIT;
+    uint8_t tid[16];
+    cmn_tid_t t = { INC, counter };
+    cmn_tid_pack(&t, tid);
+    m.tid.data = tid;
+    m.tid.len = 16;
+    m.channel = 9;
+    m.body.data = (uint8_t *)"x";
+    m.body.len = 1;
+    m.has_flags = true;
+    m.flags = BKD_SEN_ACCEPT;
+    m.partition = "P";
+    wire_envelope_init(&env, "r1", 0, 1, RTR__ROLE__ROLE_ROUTER);
+    env.body_case = RTR__ENVELOPE__BODY_TX_MSG;
+    env.tx_msg = &m;
+    cr_assert_eq(bkd_core_router_msg(W.be[b].c, "r1", &env), RTR_STS_OK);
+    v.tid = m.tid;
+    v.nmsgs = 1;
+    env.body_case = RTR__ENVELOPE__BODY_VOTE_REQUEST;
+    env.vote_request = &v;
+    cr_assert_eq(bkd_core_router_msg(W.be[b].c, "r1", &env), RTR_STS_OK);
+    be_drain(b);
+}
+
+static void
+up_and_running(void)
+{
+    bootstrap();
+    advance(600);
+    bkd_part_info_t p0 = info(0), p1 = info(1);
+    cr_assert_str_eq(p0.state, "pri_act", "be1 is %s (%s)", p0.state, p0.reason);
+    cr_assert_str_eq(p1.state, "sec_act", "be2 is %s (%s)", p1.state, p1.reason);
+    cr_assert(p0.lease_held);
+    cr_assert(p0.serving);
+    cr_assert_not(p1.serving);
+    cr_assert_eq(p0.epoch, 2, "be1 did not take a new epoch at start");
+}
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+Test(bkd_role, waits_for_the_bootstrap_then_resumes_in_a_new_epoch)
+{
+    advance(500);
+    cr_assert_str_eq(info(0).state, "wt_quorum");
+    cr_assert_str_eq(info(0).reason, "not_bootstrapped");
+    tx(0, 1);
+    cr_assert_eq(W.outcomes, 1, "a transaction was taken while waiting");
+    cr_assert_eq(W.accepted, 0);
+    up_and_running();
+    tx(0, 2);
+    advance(100);
+    cr_assert_eq(W.accepted, 1);
+    cr_assert_eq(W.last_csn, 1);
+    cr_assert_eq(W.be[1].delivered, 1, "the secondary did not execute it");
+}
+
+Test(bkd_role, secondary_lost_primary_shrinks_to_remember_and_commits_alone)
+{
+    up_and_running();
+    W.down[1] = true;
+    link_state(false);
+    tx(0, 1);
+    settle(); /* no timer yet: still ACTIVE, the partner's ack is needed */
+    cr_assert_eq(W.accepted, 0, "committed with one copy before the register said so");
+    cr_assert_str_eq(info(0).state, "pri_act");
+    advance(1000);
+    bkd_part_info_t p0 = info(0);
+    cr_assert_str_eq(p0.state, "remember", "%s (%s)", p0.state, p0.reason);
+    cr_assert_eq(p0.epoch, 3);
+    cr_assert_eq(W.accepted, 1);
+    cr_assert_eq(p0.single_copy_commits, 1);
+    cr_assert_eq(p0.single_copy_from, 1);
+    tx(0, 2);
+    advance(50);
+    cr_assert_eq(W.accepted, 2);
+    cr_assert_eq(info(0).single_copy_commits, 2);
+}
+
+Test(bkd_role, primary_lost_secondary_is_promoted_and_applies_its_backlog)
+{
+    up_and_running();
+    for (uint64_t k = 1; k <= 5; k++)
+        tx(0, k);
+    advance(100);
+    cr_assert_eq(W.accepted, 5);
+    W.down[0] = true;
+    link_state(false);
+    advance(FAILT + 2000);
+    bkd_part_info_t p1 = info(1);
+    cr_assert_str_eq(p1.state, "remember", "%s (%s)", p1.state, p1.reason);
+    cr_assert(p1.serving);
+    cr_assert_geq(p1.epoch, 3);
+    cr_assert_eq(p1.applied_n, 5, "the backlog was not applied");
+    cr_assert_eq(W.be[1].delivered, 5);
+    tx(1, 6);
+    advance(100);
+    cr_assert_eq(W.accepted, 6);
+    cr_assert_eq(W.last_csn, 6, "a CSN was reused or skipped");
+}
+
+Test(bkd_role, no_promotion_while_the_routers_see_the_primary)
+{
+    up_and_running();
+    /* only the pair's link breaks: the primary keeps its lease, shrinks; no failover */
+    link_state(false);
+    advance(3000);
+    cr_assert_str_eq(info(0).state, "remember", "%s (%s)", info(0).state, info(0).reason);
+    cr_assert_str_neq(info(1).state, "remember");
+    cr_assert_not(info(1).serving);
+}
+
+Test(bkd_role, a_paused_primary_is_fenced_when_it_wakes)
+{
+    up_and_running();
+    W.paused[0] = true; /* SIGSTOP: no events, its clock stands still */
+    link_state(false);
+    advance(FAILT + 3000);
+    cr_assert_str_eq(info(1).state, "remember", "%s (%s)", info(1).state, info(1).reason);
+    /* SIGCONT with a transaction arriving at once: its lease ran out, it must not decide */
+    W.paused[0] = false;
+    tx(0, 1);
+    bkd_core_timer(W.be[0].c, W.now, W.now + 1000000);
+    be_drain(0);
+    settle();
+    cr_assert_eq(W.accepted, 0, "the old primary decided after the new one took over");
+    advance(1000);
+    bkd_part_info_t p0 = info(0);
+    cr_assert_str_eq(p0.state, "wt_quorum", "%s", p0.state);
+    cr_assert_not(p0.serving);
+    cr_assert_eq(W.accepted, 0);
+    bkd_core_counters_t ctr;
+    bkd_core_counters(W.be[0].c, &ctr);
+    cr_assert_eq(ctr.fenced, 1);
+}
