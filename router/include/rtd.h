@@ -16,8 +16,10 @@
  *
  * Rules the core implements (statuses the client sees in TxOutcome):
  *   - a TxMsg is routed by its key (facility key segments, cmn_key_extract) to the partition's
- *     backend as learnt from BackendHello; no backend or no partition -> NODSTFND; a body too
- *     short for the key -> INVMSGLEN; a later message whose key maps to another partition ->
+ *     backend as learnt from BackendHello (a shadowed partition's claim carries the epoch its
+ *     primary took: a claim in a newer epoch moves the route, an older or equal one from another
+ *     backend is a conflict and changes nothing); no backend or no partition -> NODSTFND; a body
+ * too short for the key -> INVMSGLEN; a later message whose key maps to another partition ->
  *     INVOP4CLI (multi-partition transactions are not supported yet) and TxAbort to the backend.
  *   - duplicates (index below the next expected one) are dropped; a gap -> TxNack{from} to the
  *     client; nothing is forwarded out of order.
@@ -161,7 +163,8 @@ typedef struct {
     uint64_t unexpected_client;  /* bodies a client may not send */
     uint64_t unexpected_backend; /* bodies a backend may not send */
     uint64_t unknown_backend;    /* BackendHello from an identity not in the facility */
-    uint64_t partition_conflict; /* a partition claimed by a second backend */
+    uint64_t partition_conflict; /* a partition claimed by a second backend (same epoch) */
+    uint64_t partition_moved;    /* ... in a newer epoch: the route moved to it */
     uint64_t channels_opened;
     uint64_t events_forwarded; /* Broadcast copies sent (one per recipient process) */
     uint64_t events_dropped;   /* Broadcasts refused or with no recipient */

@@ -60,8 +60,10 @@ struct rtd_core {
     uint64_t query_timeout_ms;
     int32_t *part_backend; /* per partition: backend index or -1 */
     uint64_t *part_since;
-    bool *claimed; /* scratch for BackendHello, per partition */
-    bool *be_up;   /* per backend */
+    uint64_t *part_epoch;  /* per partition: the epoch its backend claimed it in (0 = none) */
+    uint64_t *claim_epoch; /* scratch for BackendHello, per partition */
+    bool *claimed;         /* scratch for BackendHello, per partition */
+    bool *be_up;           /* per backend */
     rtd_id_t *be_id;
     rtd_tx_t *tx;
     size_t txcap; /* slots (power of two); also the number of buckets */
@@ -993,13 +995,25 @@ rtd_backend_hello(rtd_core_t *core, uint64_t now_ms, int32_t b, const rtd_id_t *
     memset(core->claimed, 0, fac->npartitions * sizeof *core->claimed);
     for (size_t i = 0; i < h->n_partitions; i++) {
         const cmn_partition_t *p = cmn_facility_partition(fac, h->partitions[i]);
-        if (p != NULL)
+        if (p != NULL) {
             core->claimed[p - fac->partitions] = true;
+            core->claim_epoch[p - fac->partitions] = i < h->n_epochs ? h->epochs[i] : 0;
+        }
     }
     for (size_t p = 0; p < fac->npartitions; p++) {
+        if (core->claimed[p] && core->part_backend[p] >= 0 && core->part_backend[p] != b &&
+            core->claim_epoch[p] > core->part_epoch[p]) {
+            /* a shadowed partition's newer epoch: the register moved it to this backend (the
+             * old primary is fenced and will withdraw its claim) */
+            core->ctr.partition_moved++;
+            rtd_backend_drop(core, core->part_backend[p], (int32_t)p);
+        }
         if (core->claimed[p] && core->part_backend[p] < 0) {
             core->part_backend[p] = b;
             core->part_since[p] = now_ms;
+            core->part_epoch[p] = core->claim_epoch[p];
+        } else if (core->claimed[p] && core->part_backend[p] == b) {
+            core->part_epoch[p] = core->claim_epoch[p];
         } else if (core->claimed[p] && core->part_backend[p] != b) {
             core->ctr.partition_conflict++; /* the current one keeps it until it lets go */
         } else if (!core->claimed[p] && core->part_backend[p] == b) {
@@ -1214,12 +1228,15 @@ rtd_core_new(const cmn_facility_t *fac, const cmn_router_t *self, uint64_t incar
     core->part_backend = malloc((np + 1) * sizeof *core->part_backend);
     core->part_since = calloc(np + 1, sizeof *core->part_since);
     core->claimed = calloc(np + 1, sizeof *core->claimed);
+    core->part_epoch = calloc(np + 1, sizeof *core->part_epoch);
+    core->claim_epoch = calloc(np + 1, sizeof *core->claim_epoch);
     core->be_up = calloc(nb + 1, sizeof *core->be_up);
     core->be_id = calloc(nb + 1, sizeof *core->be_id);
     core->act = malloc(RTD_ACT_INITIAL * sizeof *core->act);
     core->actcap = RTD_ACT_INITIAL;
     if (core->part_backend == NULL || core->part_since == NULL || core->claimed == NULL ||
-        core->be_up == NULL || core->be_id == NULL || core->act == NULL)
+        core->part_epoch == NULL || core->claim_epoch == NULL || core->be_up == NULL ||
+        core->be_id == NULL || core->act == NULL)
         goto fail;
     for (size_t p = 0; p < np; p++)
         core->part_backend[p] = -1;
@@ -1240,6 +1257,8 @@ rtd_core_free(rtd_core_t **core)
     free((*core)->part_backend);
     free((*core)->part_since);
     free((*core)->claimed);
+    free((*core)->part_epoch);
+    free((*core)->claim_epoch);
     free((*core)->be_up);
     free((*core)->be_id);
     free((*core)->tx);

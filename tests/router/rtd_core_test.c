@@ -370,6 +370,42 @@ Test(rtd_core, backend_hello_routes_only_its_claimed_partitions)
     cr_assert_eq(rtd_core_counters(T.core)->partition_conflict, 1);
 }
 
+static void
+hello_epoch(const char *be, const char *part, uint64_t epoch)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__BackendHello h = RTR__BACKEND_HELLO__INIT;
+    char *parts[1] = { (char *)(uintptr_t)part };
+    uint64_t epochs[1] = { epoch };
+
+    h.n_partitions = 1;
+    h.partitions = parts;
+    h.n_epochs = 1;
+    h.epochs = epochs;
+    env.body_case = RTR__ENVELOPE__BODY_BACKEND_HELLO;
+    env.backend_hello = &h;
+    cr_assert_eq(backend_env(0, be, &env), RTR_STS_OK);
+    take();
+}
+
+Test(rtd_core, a_claim_in_a_newer_epoch_moves_the_route)
+{
+    hello_epoch("be1", "P_LOW", 4);
+    cr_assert_str_eq(rtd_core_route(T.core, 0, NULL)->name, "be1");
+    /* the same epoch from another backend: a conflict, the route stays */
+    hello_epoch("be2", "P_LOW", 4);
+    cr_assert_str_eq(rtd_core_route(T.core, 0, NULL)->name, "be1");
+    cr_assert_eq(rtd_core_counters(T.core)->partition_conflict, 1);
+    /* a newer epoch (a promotion): the route moves */
+    hello_epoch("be2", "P_LOW", 5);
+    cr_assert_str_eq(rtd_core_route(T.core, 0, NULL)->name, "be2");
+    cr_assert_eq(rtd_core_counters(T.core)->partition_moved, 1);
+    /* the old primary, not yet fenced, claims its old epoch again: ignored */
+    hello_epoch("be1", "P_LOW", 4);
+    cr_assert_str_eq(rtd_core_route(T.core, 0, NULL)->name, "be2");
+    cr_assert_eq(rtd_core_counters(T.core)->partition_conflict, 2);
+}
+
 /* ---- the last-agent rule ------------------------------------------------------------- */
 
 Test(rtd_core, vote_request_only_after_the_client_accepts)
