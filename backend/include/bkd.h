@@ -10,6 +10,9 @@
  *   BKD_ACT_JOURNAL_APPEND     append `rec` to partition `part`; this is core ticket `ticket`
  *   BKD_ACT_JOURNAL_SET_STATE  set record (part, n) to `state` (moved_to for TX_MOVED);
  *                              core ticket `ticket`
+ *   BKD_ACT_JOURNAL_META       store `meta` as partition `part`'s JournalMeta (the shell sets its
+ *                              journal id); core ticket `ticket`. Queued before any record of
+ *                              a new epoch, so the journal hardens it first.
  *   BKD_ACT_ARM_TIMER          call bkd_core_timer at `deadline_ms` (monotonic) or earlier
  * Core tickets number the journal actions 1, 2, 3, ... in the order they are queued. The
  * shell submits journal actions in that order and reports bkd_core_journal_hardened(t) once
@@ -77,8 +80,10 @@ typedef struct {
     uint64_t epoch;  /* from the journal's meta; 0 means 1 (first start) */
     uint64_t last_n; /* highest hardened CSN of the partition (0 if none) */
     bkd_role_t role;
-    const char *partner; /* shadowed: the other member's node name */
-    bool remember_deny;  /* remember = deny: never commit with one copy */
+    const char *partner;          /* shadowed: the other member's node name */
+    bool remember_deny;           /* remember = deny: never commit with one copy */
+    const Rtr__JournalMeta *meta; /* shadowed: the journal's meta for it (borrowed; NULL when
+                                   * the journal has none yet) - epoch history, fencing */
 } bkd_part_cfg_t;
 
 typedef struct {
@@ -117,6 +122,7 @@ typedef enum {
     BKD_ACT_JOURNAL_APPEND,
     BKD_ACT_JOURNAL_SET_STATE,
     BKD_ACT_ARM_TIMER,
+    BKD_ACT_JOURNAL_META,
 } bkd_action_kind_t;
 
 typedef struct {
@@ -129,6 +135,7 @@ typedef struct {
     uint32_t part;           /* JOURNAL_*: index into cfg.parts */
     uint64_t ticket;         /* JOURNAL_*: core ticket */
     Rtr__JournalRecord *rec; /* APPEND: owned by the action */
+    Rtr__JournalMeta *meta;  /* META: owned by the action */
     uint64_t n;              /* SET_STATE */
     Rtr__TxState state;      /* SET_STATE */
     uint64_t moved_to;       /* SET_STATE, TX_MOVED */

@@ -92,6 +92,25 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
             if (p->partner == NULL)
                 goto fail;
         }
+        if (p->shadowed) {
+            Rtr__JournalMeta m = RTR__JOURNAL_META__INIT;
+            const Rtr__JournalMeta *src = pc->meta;
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            if (src == NULL) {
+                m.partition = p->name;
+                src = &m;
+            }
+            if (wire_encode(&src->base, 0, &buf, &len) != RTR_STS_OK ||
+                wire_decode(&rtr__journal_meta__descriptor, buf, len, 0, NULL,
+                            (ProtobufCMessage **)&p->meta) != RTR_STS_OK) {
+                free(buf);
+                goto fail;
+            }
+            free(buf);
+            p->reg.highest_epoch_seen =
+                p->meta->has_highest_epoch_seen ? p->meta->highest_epoch_seen : 0;
+        }
         if (pc->role == BKD_ROLE_PRIMARY && (p->pipe = bkd_pipe_new()) == NULL)
             goto fail;
         if (pc->role == BKD_ROLE_MEMBER && (p->shd = bkd_shd_new(pc->last_n)) == NULL)
@@ -135,6 +154,7 @@ bkd_core_free(bkd_core_t **cp)
         free(c->parts[i].done);
         bkd_pipe_free(&c->parts[i].pipe);
         bkd_shd_free(&c->parts[i].shd);
+        wire_free((ProtobufCMessage **)&c->parts[i].meta);
     }
     for (size_t i = 0; i < c->nrouters_reg; i++)
         free(c->routers_reg[i]);

@@ -190,6 +190,7 @@ typedef struct {
     bkd_role_t role;
     bool shadowed;
     bkd_reg_t reg;
+    Rtr__JournalMeta *meta; /* shadowed: what the journal holds (owned), history included */
     char *partner;
     bkd_pipe_t *pipe;   /* primary of a shadowed partition */
     bkd_shd_t *shd;     /* member of a shadowed partition */
@@ -477,6 +478,11 @@ void bkd_role_backlog_done(bkd_core_t *c, uint32_t part);
 /* bkd_pipe_recheck - run the checklist of every transaction waiting for coverage (the lease or
  * the in-sync set changed). */
 void bkd_pipe_recheck(bkd_core_t *c, uint32_t part);
+
+/* bkd_epoch_start - partition `part` holds records of `epoch` from n = first_n on: note it in
+ * the epoch history (and highest_epoch_seen) and queue the meta for the journal. Nothing when
+ * the history already ends with that epoch. */
+void bkd_epoch_start(bkd_core_t *c, uint32_t part, uint64_t epoch, uint64_t first_n);
 
 /* ---- applied points (bkd_pipe.c) ------------------------------------------------------- */
 

@@ -670,6 +670,7 @@ bkd_action_clear(bkd_action_t *a)
         return;
     wire_free((ProtobufCMessage **)&a->env);
     wire_free((ProtobufCMessage **)&a->rec);
+    wire_free((ProtobufCMessage **)&a->meta);
     free(a->frame);
     memset(a, 0, sizeof(*a));
 }

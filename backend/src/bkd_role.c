@@ -77,6 +77,44 @@ role_state(bkd_core_t *c, uint32_t i, bkd_ms_t ms, const char *reason)
     snprintf(r->reason, sizeof(r->reason), "%s", reason);
 }
 
+void
+bkd_epoch_start(bkd_core_t *c, uint32_t part, uint64_t epoch, uint64_t first_n)
+{
+    bkd_part_t *p = &c->parts[part];
+    Rtr__JournalMeta *m = p->meta;
+    bkd_action_t a;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (m == NULL || (m->n_history > 0 && m->history[m->n_history - 1]->epoch >= epoch))
+        return;
+    Rtr__EpochStart **v = realloc(m->history, (m->n_history + 1) * sizeof(*v));
+    Rtr__EpochStart *e = malloc(sizeof(*e));
+    RTR_ASSERT(v != NULL && e != NULL);
+    rtr__epoch_start__init(e);
+    e->epoch = epoch;
+    e->first_n = first_n;
+    m->history = v;
+    m->history[m->n_history++] = e;
+    m->has_epoch = true;
+    m->epoch = epoch;
+    if (!m->has_highest_epoch_seen || m->highest_epoch_seen < epoch) {
+        m->has_highest_epoch_seen = true;
+        m->highest_epoch_seen = epoch;
+    }
+    if (p->reg.highest_epoch_seen < epoch)
+        p->reg.highest_epoch_seen = epoch;
+    memset(&a, 0, sizeof(a));
+    a.kind = BKD_ACT_JOURNAL_META;
+    a.part = part;
+    RTR_ASSERT(wire_encode(&m->base, 0, &buf, &len) == RTR_STS_OK);
+    RTR_ASSERT(wire_decode(&rtr__journal_meta__descriptor, buf, len, 0, NULL,
+                           (ProtobufCMessage **)&a.meta) == RTR_STS_OK);
+    free(buf);
+    a.ticket = ++c->next_ticket;
+    bkd_push_action(c, &a);
+}
+
 /* role_send - the partition's one request (kind) to its current router. */
 static void
 role_send(bkd_core_t *c, uint32_t i, Rtr__RegKind kind, const char *node, uint64_t single_copy_from)
@@ -155,6 +193,7 @@ role_become_primary(bkd_core_t *c, uint32_t i)
             p->next_n = s->expect;
         p->reg.promoting_backlog = true;
         s->p_applied = UINT64_MAX;
+        bkd_epoch_start(c, i, p->epoch, p->next_n);
         role_state(c, i, BKD_MS_LCL_REC, "applying the backlog");
         bkd_shd_hardened(c, i); /* starts the executions */
         if (p->reg.promoting_backlog && s->count == 0 && !s->executing)
@@ -197,6 +236,7 @@ role_eval(bkd_core_t *c, uint32_t i)
             if (r->resumed_epoch != r->epoch) {
                 r->resumed_epoch = r->epoch;
                 p->epoch = r->epoch;
+                bkd_epoch_start(c, i, p->epoch, p->next_n);
             }
             role_state(c, i, r->insync_partner ? BKD_MS_ACTIVE : BKD_MS_REMEMBER, "");
             bkd_pipe_recheck(c, i);
@@ -305,8 +345,10 @@ role_reply(bkd_core_t *c, uint32_t i, const Rtr__RegChangeReply *m)
         if (pr != NULL && strcmp(pr->primary, c->node) == 0 &&
             (kind == RTR__REG_KIND__REG_RESUME || kind == RTR__REG_KIND__REG_PROMOTE)) {
             r->resumed_epoch = pr->epoch;
-            if (p->role == BKD_ROLE_PRIMARY)
+            if (p->role == BKD_ROLE_PRIMARY) {
                 p->epoch = pr->epoch;
+                bkd_epoch_start(c, i, p->epoch, p->next_n);
+            }
         }
     }
     if (m->value != NULL) {
@@ -453,6 +495,8 @@ bkd_role_start(bkd_core_t *c)
             p->reg.epoch = p->reg.resumed_epoch = p->epoch;
             p->reg.primary_me = p->role == BKD_ROLE_PRIMARY;
             p->reg.insync_me = p->reg.insync_partner = true;
+            if (p->role == BKD_ROLE_PRIMARY)
+                bkd_epoch_start(c, i, p->epoch, p->next_n);
             role_state(c, i, p->role == BKD_ROLE_PRIMARY ? BKD_MS_ACTIVE : BKD_MS_SECONDARY, "");
             continue;
         }

@@ -154,6 +154,9 @@ bkd_shd_append(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *r)
     uint8_t *buf = NULL;
     size_t len = 0;
 
+    /* the first record of an epoch starts it in this member's history too (same order in the
+     * journal: the meta hardens before the record) */
+    bkd_epoch_start(c, part, r->epoch, r->n);
     memset(&a, 0, sizeof(a));
     a.kind = BKD_ACT_JOURNAL_APPEND;
     a.part = part;

@@ -58,6 +58,9 @@ typedef struct {
 typedef struct {
     bkd_core_t *c;
     uint64_t last_ticket;
+    uint64_t hist_epoch[16]; /* the epoch history of the last META action */
+    uint64_t hist_first[16];
+    size_t nhist;
     uint8_t chan_tid[8][16];
     uint32_t delivered, done;
 } be_t;
@@ -196,6 +199,15 @@ be_drain(int b)
                     W.last_csn = a.env->tx_outcome->csn;
                 }
             }
+            break;
+        case BKD_ACT_JOURNAL_META:
+            W.be[b].nhist = a.meta->n_history < 16 ? a.meta->n_history : 16;
+            for (size_t h = 0; h < W.be[b].nhist; h++) {
+                W.be[b].hist_epoch[h] = a.meta->history[h]->epoch;
+                W.be[b].hist_first[h] = a.meta->history[h]->first_n;
+            }
+            k++;
+            W.be[b].last_ticket = a.ticket;
             break;
         case BKD_ACT_JOURNAL_APPEND:
         case BKD_ACT_JOURNAL_SET_STATE:
@@ -628,6 +640,16 @@ Test(bkd_role, primary_lost_secondary_is_promoted_and_applies_its_backlog)
     advance(100);
     cr_assert_eq(W.accepted, 6);
     cr_assert_eq(W.last_csn, 6, "a CSN was reused or skipped");
+    /* epoch histories: be1 took epoch 2 at n = 1; be2 hardened epoch 2 from n = 1, then took
+     * its own epoch from n = 6 */
+    cr_assert_eq(W.be[0].nhist, 1);
+    cr_assert_eq(W.be[0].hist_epoch[0], 2);
+    cr_assert_eq(W.be[0].hist_first[0], 1);
+    cr_assert_eq(W.be[1].nhist, 2);
+    cr_assert_eq(W.be[1].hist_epoch[0], 2);
+    cr_assert_eq(W.be[1].hist_first[0], 1);
+    cr_assert_eq(W.be[1].hist_epoch[1], p1.epoch);
+    cr_assert_eq(W.be[1].hist_first[1], 6);
 }
 
 Test(bkd_role, no_promotion_while_the_routers_see_the_primary)
