@@ -329,6 +329,13 @@ bkd_run_journal(bkd_backend_t *b, bkd_action_t *a)
 
     if (a->kind == BKD_ACT_JOURNAL_APPEND) {
         sts = jrn_append(b->jrn, b->part_ids[a->part], a->rec, &jt);
+    } else if (a->kind == BKD_ACT_JOURNAL_META) {
+        jrn_batch_t *bt = jrn_batch_new();
+        a->meta->id = b->part_ids[a->part];
+        sts = bt == NULL ? RTR_STS_NOMEM : jrn_batch_put_meta(bt, a->meta);
+        if (sts == RTR_STS_OK)
+            sts = jrn_submit(b->jrn, &bt, &jt);
+        jrn_batch_free(&bt);
     } else {
         jrn_batch_t *bt = jrn_batch_new();
         sts = bt == NULL
@@ -345,7 +352,10 @@ bkd_run_journal(bkd_backend_t *b, bkd_action_t *a)
                 b->parts[a->part]->name, a->rec->n);
         bkd_core_journal_full(b->core, a->ticket);
     } else {
-        bkd_fail_journal(b, sts, a->kind == BKD_ACT_JOURNAL_APPEND ? "append" : "set_state");
+        bkd_fail_journal(b, sts,
+                         a->kind == BKD_ACT_JOURNAL_APPEND ? "append"
+                         : a->kind == BKD_ACT_JOURNAL_META ? "meta"
+                                                           : "set_state");
     }
 }
 
@@ -364,6 +374,7 @@ bkd_net_run_actions(bkd_backend_t *b)
             break;
         case BKD_ACT_JOURNAL_APPEND:
         case BKD_ACT_JOURNAL_SET_STATE:
+        case BKD_ACT_JOURNAL_META:
             if (!b->stop)
                 bkd_run_journal(b, &a);
             break;
