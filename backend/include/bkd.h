@@ -176,6 +176,7 @@ typedef struct {
     uint64_t leases_requested, leases_granted, leases_refused;
     uint64_t fenced;              /* times a partition was fenced (a newer epoch took over) */
     uint64_t single_copy_commits; /* decided while the partner was out of the in-sync set */
+    uint64_t role_events;         /* ServerEvent copies sent to server processes */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */

@@ -641,6 +641,7 @@ bkd_on_channel_open(bkd_core_t *c, const char *id, const Rtr__ChannelOpen *o)
     }
     s->flags = o->flags;
     bkd_send_channel_status(c, id, o->channel, RTR_STS_OK, c->parts[part].name);
+    bkd_role_channel_opened(c, s);
     bkd_pump(c, (uint32_t)part);
     return RTR_STS_OK;
 }

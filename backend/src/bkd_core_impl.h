@@ -472,6 +472,10 @@ bool bkd_role_needs_partner(const bkd_core_t *c, uint32_t part);
 /* bkd_role_partner - the partner's link changed (up = false: lost). */
 void bkd_role_partner(bkd_core_t *c, uint32_t part, bool up);
 
+/* bkd_role_channel_opened - a server channel opened on a shadowed partition: it gets the
+ * partition's current role event (SRPRIMARY or SRSECONDARY). */
+void bkd_role_channel_opened(bkd_core_t *c, const bkd_srv_t *s);
+
 /* bkd_role_backlog_done - a promoted member applied everything it had hardened. */
 void bkd_role_backlog_done(bkd_core_t *c, uint32_t part);
 

@@ -65,10 +65,79 @@ role_majority(const bkd_core_t *c)
     return c->nrouters_reg / 2 + 1;
 }
 
+/* RTR's role event numbers (rtr.h) */
+#define BKD_EVT_SRPRIMARY     1001u
+#define BKD_EVT_SRSECONDARY   1003u
+#define BKD_EVT_SRSHADOWLOST  1004u
+#define BKD_EVT_SRSHADOWGAIN  1005u
+#define BKD_EVT_SRRECOVERCMPL 1006u
+
+/* role_event_to - ServerEvent{evtnum} for partition i to server process `id`. */
+static void
+role_event_to(bkd_core_t *c, uint32_t i, uint32_t evtnum, const char *id)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ServerEvent e = RTR__SERVER_EVENT__INIT;
+
+    e.evtnum = evtnum;
+    e.partition = c->parts[i].name;
+    e.has_epoch = true;
+    e.epoch = c->parts[i].epoch;
+    env.body_case = RTR__ENVELOPE__BODY_SERVER_EVENT;
+    env.server_event = &e;
+    bkd_emit_send(c, BKD_SOCK_SERVERS, id, &env);
+    c->ctr.role_events++;
+}
+
+/* role_event - the event to every server process with a channel on partition i (once each). */
+static void
+role_event(bkd_core_t *c, uint32_t i, uint32_t evtnum)
+{
+    for (size_t k = 0; k < c->nsrv; k++) {
+        bool seen = false;
+        if (c->srv[k]->part != i)
+            continue;
+        for (size_t j = 0; j < k && !seen; j++)
+            seen = c->srv[j]->part == i && strcmp(c->srv[j]->id, c->srv[k]->id) == 0;
+        if (!seen)
+            role_event_to(c, i, evtnum, c->srv[k]->id);
+    }
+}
+
+void
+bkd_role_channel_opened(bkd_core_t *c, const bkd_srv_t *s)
+{
+    const bkd_part_t *p = &c->parts[s->part];
+    if (!p->shadowed)
+        return;
+    if (p->role == BKD_ROLE_PRIMARY && (p->reg.ms == BKD_MS_ACTIVE || p->reg.ms == BKD_MS_REMEMBER))
+        role_event_to(c, s->part, BKD_EVT_SRPRIMARY, s->id);
+    else if (p->reg.ms == BKD_MS_SECONDARY)
+        role_event_to(c, s->part, BKD_EVT_SRSECONDARY, s->id);
+}
+
 static void
 role_state(bkd_core_t *c, uint32_t i, bkd_ms_t ms, const char *reason)
 {
     bkd_reg_t *r = &c->parts[i].reg;
+    bkd_ms_t old = r->ms;
+    bool primary = c->parts[i].role == BKD_ROLE_PRIMARY;
+    bool was_serving = old == BKD_MS_ACTIVE || old == BKD_MS_REMEMBER;
+    bool serving = primary && (ms == BKD_MS_ACTIVE || ms == BKD_MS_REMEMBER);
+
+    /* the servers' role events (shadow-protocol §10) */
+    if (serving && !was_serving) {
+        role_event(c, i, BKD_EVT_SRRECOVERCMPL);
+        role_event(c, i, BKD_EVT_SRPRIMARY);
+        if (ms == BKD_MS_REMEMBER)
+            role_event(c, i, BKD_EVT_SRSHADOWLOST);
+    } else if (serving && old == BKD_MS_ACTIVE && ms == BKD_MS_REMEMBER) {
+        role_event(c, i, BKD_EVT_SRSHADOWLOST);
+    } else if (serving && old == BKD_MS_REMEMBER && ms == BKD_MS_ACTIVE) {
+        role_event(c, i, BKD_EVT_SRSHADOWGAIN);
+    } else if (ms == BKD_MS_SECONDARY && old != BKD_MS_SECONDARY) {
+        role_event(c, i, BKD_EVT_SRSECONDARY);
+    }
     if (r->ms != ms || strcmp(r->reason, reason) != 0)
         RTR_LOG(CMN_LOG_NOTICE, "BKD-ROLE", "partition=%s state=%s%s%s epoch=%llu",
                 c->parts[i].name, bkd_ms_name(ms), reason[0] ? " reason=" : "", reason,

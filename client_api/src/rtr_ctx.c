@@ -284,6 +284,13 @@ rtrl_evt_push_event(rtrl_ctx_t *ctx, uint32_t channel, rtr_evtnum_t evtnum, uint
     rtrl_evt_push_ex(ctx, channel, rtr_mt_user_event, NULL, body, len, RTR_STS_OK, 0, evtnum);
 }
 
+void
+rtrl_evt_push_rtr_event(rtrl_ctx_t *ctx, uint32_t channel, rtr_evtnum_t evtnum, uint8_t *body,
+                        uint32_t len)
+{
+    rtrl_evt_push_ex(ctx, channel, rtr_mt_rtr_event, NULL, body, len, RTR_STS_OK, 0, evtnum);
+}
+
 bool
 rtrl_match(const char *pat, const char *s, bool nocase)
 {

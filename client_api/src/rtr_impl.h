@@ -198,6 +198,11 @@ void rtrl_evt_push(rtrl_ctx_t *ctx, uint32_t channel, rtr_msg_type_t type, const
 void rtrl_evt_push_event(rtrl_ctx_t *ctx, uint32_t channel, rtr_evtnum_t evtnum, uint8_t *body,
                          uint32_t len);
 
+/* rtrl_evt_push_rtr_event - queue an rtr_mt_rtr_event (a role event of the channel's partition;
+ * the message is the partition's name) for a channel (takes ownership of body). */
+void rtrl_evt_push_rtr_event(rtrl_ctx_t *ctx, uint32_t channel, rtr_evtnum_t evtnum, uint8_t *body,
+                             uint32_t len);
+
 /* rtrl_match - does `s` match the pattern `pat` (`*` any string, `%` one character)? */
 bool rtrl_match(const char *pat, const char *s, bool nocase);
 

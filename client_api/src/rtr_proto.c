@@ -507,6 +507,32 @@ rtrl_on_broadcast(rtrl_ctx_t *ctx, int link, const Rtr__Broadcast *m)
     }
 }
 
+/* rtrl_on_server_event - an RTR role event of a partition (SRPRIMARY, SRSECONDARY, ...): a
+ * copy for every server channel on that partition that subscribed to it; the message is the
+ * partition's name. */
+static void
+rtrl_on_server_event(rtrl_ctx_t *ctx, const Rtr__ServerEvent *m)
+{
+    if (m->evtnum <= RTR_EVTNUM_RTRBASE || m->evtnum > RTR_EVTNUM_SRRECOVERCMPL) {
+        ctx->unexpected++;
+        return;
+    }
+    for (size_t i = 0; i < RTR_MAX_CHANNELS; i++) {
+        rtrl_chan_t *ch = &ctx->chans[i];
+        size_t len = strlen(m->partition) + 1;
+        uint8_t *body;
+        if (ch->state != RTRL_CH_OPEN || !ch->server || ch->partition == NULL ||
+            strcmp(ch->partition, m->partition) != 0 || !rtrl_subscribed(ch, m->evtnum))
+            continue;
+        if ((body = malloc(len)) == NULL) {
+            RTR_LOG(CMN_LOG_CRIT, "RTR-NOMEM", "what=rtr_event channel=%u", ch->id);
+            continue;
+        }
+        memcpy(body, m->partition, len);
+        rtrl_evt_push_rtr_event(ctx, ch->id, m->evtnum, body, (uint32_t)len);
+    }
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 /* rtrl_link_lost - a link's peer is gone (silence or a new incarnation). */
@@ -574,6 +600,7 @@ rtrl_body_ok(int link, Rtr__Envelope__BodyCase b)
     case RTR__ENVELOPE__BODY_VOTE_REQUEST:
     case RTR__ENVELOPE__BODY_SERVER_OUTCOME:
     case RTR__ENVELOPE__BODY_BACKEND_HELLO:
+    case RTR__ENVELOPE__BODY_SERVER_EVENT:
         return link == RTRL_LINK_BACKEND;
     default:
         return false;
@@ -632,6 +659,9 @@ rtrl_handle(rtrl_ctx_t *ctx, int link, const Rtr__Envelope *env)
         break;
     case RTR__ENVELOPE__BODY_BROADCAST:
         rtrl_on_broadcast(ctx, link, env->broadcast);
+        break;
+    case RTR__ENVELOPE__BODY_SERVER_EVENT:
+        rtrl_on_server_event(ctx, env->server_event);
         break;
     default: /* heartbeat, backend hello: liveness only */
         break;

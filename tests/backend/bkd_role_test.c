@@ -63,6 +63,7 @@ typedef struct {
     size_t nhist;
     uint8_t chan_tid[8][16];
     uint32_t delivered, done;
+    uint32_t evt[8]; /* role events received, by number - 1000 */
 } be_t;
 
 static struct {
@@ -167,6 +168,10 @@ server(int b, const Rtr__Envelope *env)
         srv_send(b, &out);
         break;
     }
+    case RTR__ENVELOPE__BODY_SERVER_EVENT:
+        cr_assert_eq(env->server_event->evtnum / 1000, 1);
+        W.be[b].evt[env->server_event->evtnum % 1000]++;
+        break;
     default:
         break;
     }
@@ -578,6 +583,12 @@ up_and_running(void)
     cr_assert(p0.serving);
     cr_assert_not(p1.serving);
     cr_assert_eq(p0.epoch, 2, "be1 did not take a new epoch at start");
+    /* role events: SRRECOVERCMPL (6) and SRPRIMARY (1) on be1, SRSECONDARY (3) on be2; one copy
+     * per server process */
+    cr_assert_eq(W.be[0].evt[6], 1);
+    cr_assert_eq(W.be[0].evt[1], 1);
+    cr_assert_eq(W.be[1].evt[3], 1);
+    cr_assert_eq(W.be[1].evt[1], 0);
 }
 
 /* ---- tests ---------------------------------------------------------------------------------- */
@@ -614,6 +625,7 @@ Test(bkd_role, secondary_lost_primary_shrinks_to_remember_and_commits_alone)
     cr_assert_eq(W.accepted, 1);
     cr_assert_eq(p0.single_copy_commits, 1);
     cr_assert_eq(p0.single_copy_from, 1);
+    cr_assert_eq(W.be[0].evt[4], 1, "no SRSHADOWLOST");
     tx(0, 2);
     advance(50);
     cr_assert_eq(W.accepted, 2);
@@ -636,6 +648,8 @@ Test(bkd_role, primary_lost_secondary_is_promoted_and_applies_its_backlog)
     cr_assert_geq(p1.epoch, 3);
     cr_assert_eq(p1.applied_n, 5, "the backlog was not applied");
     cr_assert_eq(W.be[1].delivered, 5);
+    cr_assert_eq(W.be[1].evt[1], 1, "no SRPRIMARY after the promotion");
+    cr_assert_eq(W.be[1].evt[4], 1, "no SRSHADOWLOST after the promotion");
     tx(1, 6);
     advance(100);
     cr_assert_eq(W.accepted, 6);

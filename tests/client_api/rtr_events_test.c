@@ -265,3 +265,40 @@ Test(rtr_events, closed_channel_gets_no_more_events)
     bcast(P.router, 4, "second", NULL);
     next_event(b, 4, "second");
 }
+
+static void
+server_event(uint32_t evtnum, const char *partition)
+{
+    tstp_server_event(&P, evtnum, partition);
+}
+
+Test(rtr_events, role_events_reach_subscribed_server_channels_of_the_partition)
+{
+    rtr_evtnum_t roles[] = { RTR_EVTNUM_SRPRIMARY, RTR_EVTNUM_SRSHADOWLOST, RTR_EVTNUM_ENDLIST };
+    rtr_evtnum_t user[] = { 5, RTR_EVTNUM_ENDLIST };
+    rtr_channel_t a = open_server("A", roles), b = open_server("B", user);
+    char buf[64];
+    rtr_msgsb_t sb;
+    rtr_channel_t got = 0;
+
+    (void)b;
+    server_event(RTR_EVTNUM_SRSECONDARY, "P1"); /* nobody subscribed */
+    server_event(RTR_EVTNUM_SRPRIMARY, "P2");   /* another partition */
+    server_event(RTR_EVTNUM_SRPRIMARY, "P1");
+    server_event(999, "P1"); /* not an RTR event number: refused */
+    server_event(RTR_EVTNUM_SRSHADOWLOST, "P1");
+    for (rtr_evtnum_t want = RTR_EVTNUM_SRPRIMARY; want <= RTR_EVTNUM_SRSHADOWLOST;
+         want += RTR_EVTNUM_SRSHADOWLOST - RTR_EVTNUM_SRPRIMARY) {
+        memset(buf, 0, sizeof buf);
+        cr_assert_eq(rtr_receive_message(&got, RTR_NO_FLAGS, RTR_ANYCHAN, buf, sizeof buf - 1,
+                                         TSTP_WAIT_MS, &sb),
+                     RTR_STS_OK);
+        cr_assert_eq(sb.msgtype, rtr_mt_rtr_event, "msgtype %d", sb.msgtype);
+        cr_assert_eq(got, a);
+        cr_assert_eq(sb.evtnum, want);
+        cr_assert_str_eq(buf, "P1");
+    }
+    cr_assert_eq(
+        rtr_receive_message(&got, RTR_NO_FLAGS, RTR_ANYCHAN, NULL, 0, 0, &(rtr_msgsb_t){ 0 }),
+        RTR_STS_TIMOUT);
+}

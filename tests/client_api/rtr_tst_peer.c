@@ -344,3 +344,15 @@ tstp_open_server(tstp_t *p, rtr_ope_flag_t flags, uint32_t lo, uint32_t hi)
     tstp_opened(ch);
     return ch;
 }
+
+void
+tstp_server_event(tstp_t *p, uint32_t evtnum, const char *partition)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ServerEvent m = RTR__SERVER_EVENT__INIT;
+    m.evtnum = evtnum;
+    m.partition = (char *)(uintptr_t)partition;
+    env.body_case = RTR__ENVELOPE__BODY_SERVER_EVENT;
+    env.server_event = &m;
+    tstp_send(p, p->backend, &env);
+}

@@ -64,6 +64,9 @@ void tstp_vote_request(tstp_t *p, const uint8_t *tid, uint32_t nmsgs);
 void tstp_server_outcome(tstp_t *p, const uint8_t *tid, uint32_t channel, bool accepted,
                          uint32_t status);
 
+/* tstp_server_event - a ServerEvent (RTR role event) for `partition` to the server side. */
+void tstp_server_event(tstp_t *p, uint32_t evtnum, const char *partition);
+
 /* tstp_broadcast - a Broadcast (user event) to the client (sock = p->router) or the server
  * (sock = p->backend); rcpspc NULL = unset. */
 void tstp_broadcast(tstp_t *p, void *sock, uint32_t evtnum, const void *body, size_t len,
