@@ -960,6 +960,19 @@ bkd_core_load_record(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec
         c->parts[part].hardened_n = rec->n;
     if (rec->n >= c->parts[part].next_n)
         c->parts[part].next_n = rec->n + 1;
+    if (c->parts[part].pipe != NULL &&
+        (rec->state == RTR__TX_STATE__TX_VOTED || rec->state == RTR__TX_STATE__TX_COMMIT ||
+         rec->state == RTR__TX_STATE__TX_PRI_DONE)) {
+        /* a shadowed primary restarted: the partner may not have acked this record; it goes
+         * to the partner again and its replay waits for the ack (step 6) */
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (wire_encode(&rec->base, 0, &buf, &len) != RTR_STS_OK) {
+            bkd_tx_destroy(c, tx);
+            return RTR_STS_NOMEM;
+        }
+        bkd_pipe_add(c, part, rec->n, buf, len);
+    }
     switch (rec->state) {
     case RTR__TX_STATE__TX_VOTED:
     case RTR__TX_STATE__TX_COMMIT:

@@ -248,7 +248,11 @@ bkd_vote_checklist(bkd_core_t *c, bkd_tx_t *tx)
         return;
     }
     if (tx->uncertain && tx->already_applied && tx->voted_ticket == 0) {
-        bkd_decide_commit(c, tx, false); /* the old CSN stands */
+        /* the old CSN stands; a shadowed primary's record must still be on the partner (a
+         * restart may have come before the partner acked it: it is sent again at load) */
+        if (!bkd_pipe_covered(c, tx))
+            return;
+        bkd_decide_commit(c, tx, false);
         return;
     }
     /* 4 */

@@ -158,8 +158,10 @@ bkd_deliver_pending(bkd_core_t *c, bkd_tx_t *tx)
 void
 bkd_replay(bkd_core_t *c, bkd_tx_t *tx)
 {
-    bool decided = tx->n != 0 && tx->voted_ticket <= c->hardened &&
-                   (tx->state == BKD_TX_COMMITTED || tx->uncertain);
+    /* a member's execution is of a committed record: it is never aborted, only replayed (and
+     * after replay_limit it waits in EXCEPTION for the operator, as on the primary) */
+    bool decided = tx->shadow || (tx->n != 0 && tx->voted_ticket <= c->hardened &&
+                                  (tx->state == BKD_TX_COMMITTED || tx->uncertain));
 
     if (tx->srv != NULL) {
         tx->srv->tx = NULL;

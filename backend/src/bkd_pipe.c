@@ -171,14 +171,18 @@ bkd_pipe_covered(bkd_core_t *c, bkd_tx_t *tx)
         }
     }
     if (!tx->cover_listed) {
-        /* hardening pops transactions in ticket order, which is CSN order per partition */
-        RTR_ASSERT(q->cover_tail == NULL || q->cover_tail->n < tx->n);
-        tx->cover_next = NULL;
-        if (q->cover_tail != NULL)
-            q->cover_tail->cover_next = tx;
-        else
-            q->cover_head = tx;
-        q->cover_tail = tx;
+        /* in CSN order: new records come in ascending n (hardening pops them in ticket
+         * order); a replayed old record after a restart may come later than newer ones */
+        bkd_tx_t **pp = &q->cover_head, *prev = NULL;
+        while (*pp != NULL && (*pp)->n < tx->n) {
+            prev = *pp;
+            pp = &(*pp)->cover_next;
+        }
+        tx->cover_next = *pp;
+        *pp = tx;
+        if (tx->cover_next == NULL)
+            q->cover_tail = tx;
+        (void)prev;
         tx->cover_listed = true;
     }
     return false;

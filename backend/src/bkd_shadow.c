@@ -216,6 +216,7 @@ bkd_shd_exec_next(bkd_core_t *c, uint32_t part)
                                           m->has_format ? m->format : 0) == RTR_STS_OK);
             }
             tx->shadow = true;
+            tx->uncertain = sr->ticket == 0; /* loaded at start: it may have run before */
             tx->vreq = true;
             tx->vreq_n = (uint32_t)r->n_messages;
             tx->epoch = r->epoch;

@@ -641,3 +641,60 @@ Test(bkd_shadow, a_restarted_member_executes_what_it_had_hardened)
     cr_assert_eq(W.n[1].delivered, 1);
     cr_assert_eq(ctr(1).shadow_divergence, 1);
 }
+
+Test(bkd_shadow, a_restarted_primary_waits_for_the_partner_before_replaying)
+{
+    W.n[1].auto_harden = false;
+    tx(1, "a");
+    settle();
+    cr_assert_eq(W.n[1].appends, 1);
+    cr_assert_eq(W.accepted, 0);
+    /* the primary dies with record 1 hardened locally only; it comes back and loads it */
+    Rtr__JournalRecord r = RTR__JOURNAL_RECORD__INIT;
+    Rtr__TxMessage m = RTR__TX_MESSAGE__INIT;
+    Rtr__TxMessage *mp = &m;
+    uint8_t tid[16], dig[8] = { 0 };
+    cmn_tid_t t = { INC, 1 };
+    cmn_tid_pack(&t, tid);
+    m.index = 0;
+    m.body.data = (uint8_t *)"a";
+    m.body.len = 1;
+    r.epoch = 3;
+    r.n = 1;
+    r.tid.data = tid;
+    r.tid.len = 16;
+    r.state = RTR__TX_STATE__TX_VOTED;
+    r.n_messages = 1;
+    r.messages = &mp;
+    r.has_digest = true;
+    r.digest.data = dig;
+    r.digest.len = 8;
+    bkd_core_free(&W.n[0].c);
+    W.n[0].appends = W.n[0].outcomes_ok = 0;
+    {
+        bkd_part_cfg_t part = { .name = "P",
+                                .low = LOW,
+                                .high = HIGH,
+                                .concurrent = true,
+                                .epoch = 3,
+                                .last_n = 1,
+                                .role = BKD_ROLE_PRIMARY,
+                                .partner = "be2" };
+        bkd_core_cfg_t cfg = {
+            .node = "be1", .incarnation = 30, .keylen = 4, .nparts = 1, .parts = &part
+        };
+        cr_assert_eq(bkd_core_new(&cfg, &W.n[0].c), RTR_STS_OK);
+        cr_assert_eq(bkd_core_load_record(W.n[0].c, 0, &r), RTR_STS_OK);
+        bkd_core_timer(W.n[0].c, 1000, 5000);
+        sh_open_channel(0, 1);
+    }
+    bkd_core_partner_up(W.n[0].c, "be2", 11);
+    settle();
+    /* replayed to its server, but nothing is decided before the member holds it */
+    cr_assert_eq(W.n[0].outcomes_ok, 0, "decided a record the partner may lack");
+    sh_harden(1);
+    settle();
+    cr_assert_geq(W.n[0].outcomes_ok, 1);
+    /* the member ran the transaction exactly once */
+    cr_assert_eq(W.n[1].delivered, 1);
+}
