@@ -104,6 +104,8 @@ typedef struct {
     uint32_t lease_margin_ms;     /* 0 = lease_ms / 10 */
     uint32_t shadow_lag_ms;       /* oldest unacked record older than this: shrink; 0 = failure */
     uint32_t register_timeout_ms; /* 0 = 500 */
+    uint32_t deny_reject_ms;      /* remember = deny, stalled this long: new transactions are
+                                   * refused RTR_STS_NOSHADOW; 0 = 2 x failure_timeout_ms */
 #ifdef RTR_SIM
     bool test_broken_commit_rule; /* the simulator's switch: step 6 skips the partner's ack */
 #endif
@@ -177,6 +179,7 @@ typedef struct {
     uint64_t fenced;              /* times a partition was fenced (a newer epoch took over) */
     uint64_t single_copy_commits; /* decided while the partner was out of the in-sync set */
     uint64_t role_events;         /* ServerEvent copies sent to server processes */
+    uint64_t tx_noshadow;         /* new transactions refused: remember = deny, stalled */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */
@@ -343,6 +346,7 @@ typedef struct {
     uint64_t single_copy_commits;
     uint64_t single_copy_from;
     const char *out_reason; /* shd_out: why */
+    uint64_t stalled_ms;    /* remember = deny with no partner to ack: stalled for this long */
 } bkd_part_info_t;
 
 /* bkd_role_name - "sole", "primary", "member". Static. */

@@ -51,6 +51,7 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
     c->lease_margin_ms = cfg->lease_margin_ms ? cfg->lease_margin_ms : c->lease_ms / 10;
     c->shadow_lag_ms = cfg->shadow_lag_ms ? cfg->shadow_lag_ms : c->failure_timeout_ms;
     c->register_timeout_ms = cfg->register_timeout_ms ? cfg->register_timeout_ms : 500;
+    c->deny_reject_ms = cfg->deny_reject_ms ? cfg->deny_reject_ms : 2 * c->failure_timeout_ms;
     if (cfg->nrouters > 64 || (cfg->nrouters > 0 && cfg->routers == NULL))
         goto invalid;
     if (cfg->nrouters > 0) {
@@ -336,6 +337,13 @@ bkd_on_tx_msg(bkd_core_t *c, const char *router, const Rtr__TxMsg *m)
     if (c->jnlfull_until > c->now_ms) {
         c->ctr.jnlfull++;
         bkd_reject_msg(c, router, m, RTR_STS_JNLFULL);
+        return RTR_STS_OK;
+    }
+    if (c->parts[part].reg.stalled_since != 0 &&
+        c->now_ms >= c->parts[part].reg.stalled_since + c->deny_reject_ms) {
+        /* remember = deny and no partner can harden: refused before any server works on it */
+        c->ctr.tx_noshadow++;
+        bkd_reject_msg(c, router, m, RTR_STS_NOSHADOW);
         return RTR_STS_OK;
     }
     if (!bkd_part_has_server(c, (uint32_t)part)) {

@@ -181,6 +181,8 @@ typedef struct {
     bool promoting_backlog;   /* a promoted member applying what it hardened before serving */
     uint64_t single_copy_commits;
     uint64_t next_promote_ms; /* PROMOTE attempts are at least failure_timeout_ms apart */
+    uint64_t wait_until;      /* a forced takeover waits out the old primary's lease */
+    uint64_t stalled_since;   /* remember = deny and the partner cannot ack (0: not stalled) */
 } bkd_reg_t;
 
 typedef struct {
@@ -244,7 +246,7 @@ struct bkd_core {
     char **routers_reg; /* the facility's routers (register requests, leases) */
     size_t nrouters_reg;
     uint32_t heartbeat_ms, failure_timeout_ms, lease_ms, lease_margin_ms, shadow_lag_ms,
-        register_timeout_ms;
+        register_timeout_ms, deny_reject_ms;
     uint64_t reg_req_ids;
     bool started;
 #ifdef RTR_SIM

@@ -774,6 +774,7 @@ bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg)
             pi.single_copy_from = p->reg.single_copy_from;
             pi.lease_held = c->now_ms < p->reg.lease_until;
             pi.lease_left_ms = pi.lease_held ? p->reg.lease_until - c->now_ms : 0;
+            pi.stalled_ms = p->reg.stalled_since ? c->now_ms - p->reg.stalled_since : 0;
         }
         if (p->shadowed)
             pi.state = bkd_ms_name(p->reg.ms);

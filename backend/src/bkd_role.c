@@ -414,6 +414,10 @@ role_reply(bkd_core_t *c, uint32_t i, const Rtr__RegChangeReply *m)
         if (pr != NULL && strcmp(pr->primary, c->node) == 0 &&
             (kind == RTR__REG_KIND__REG_RESUME || kind == RTR__REG_KIND__REG_PROMOTE)) {
             r->resumed_epoch = pr->epoch;
+            if (kind == RTR__REG_KIND__REG_RESUME && p->role == BKD_ROLE_MEMBER)
+                /* a member made primary by the operator (FORCE): the old primary may hold a
+                 * lease still; nothing is decided before it has run out */
+                r->wait_until = c->now_ms + c->lease_ms + c->lease_margin_ms;
             if (p->role == BKD_ROLE_PRIMARY) {
                 p->epoch = pr->epoch;
                 bkd_epoch_start(c, i, p->epoch, p->next_n);
@@ -609,6 +613,8 @@ bkd_role_timer(bkd_core_t *c)
                 p->pipe->count > 0 && c->now_ms >= p->pipe->last_progress_ms + c->shadow_lag_ms;
             if (lost || lag || p->pipe->diverged) {
                 if (r->deny) {
+                    if (r->stalled_since == 0)
+                        r->stalled_since = c->now_ms ? c->now_ms : 1;
                     role_state(c, i, BKD_MS_ACTIVE, "stalled: remember = deny");
                 } else {
                     RTR_LOG(CMN_LOG_WARNING, "BKD-SHRINK", "partition=%s partner=%s why=%s",
@@ -618,6 +624,9 @@ bkd_role_timer(bkd_core_t *c)
                                   : "diverged");
                     role_send(c, i, RTR__REG_KIND__REG_SHRINK, p->partner, p->pipe->acked + 1);
                 }
+            } else if (r->stalled_since != 0) {
+                r->stalled_since = 0; /* the partner acks again */
+                role_state(c, i, BKD_MS_ACTIVE, "");
             }
         }
         /* a member whose primary is silent: role_eval decides (rate-limited) */
@@ -639,7 +648,7 @@ bkd_role_deciding(const bkd_core_t *c, uint32_t i)
         return true;
     return p->role == BKD_ROLE_PRIMARY && r->primary_me && r->resumed_epoch == r->epoch &&
            !r->promoting_backlog && (r->ms == BKD_MS_ACTIVE || r->ms == BKD_MS_REMEMBER) &&
-           c->now_ms < r->lease_until;
+           c->now_ms < r->lease_until && c->now_ms >= r->wait_until;
 }
 
 bool

@@ -44,6 +44,29 @@ static const char conf[] =
     "\"be2\"; "
     "} );\n";
 
+static const char conf_deny[] =
+    "facility = \"TST\";\n"
+    "key = ( { type = \"unsigned\"; offset = 0; length = 4; } );\n"
+    "routers = (\n"
+    "  { name = \"r1\"; clients = \"tcp://127.0.0.1:7501\"; peers = \"tcp://127.0.0.1:7511\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-r1.adm\"; state = \"/tmp/bkd-role-t/r1\"; },\n"
+    "  { name = \"r2\"; clients = \"tcp://127.0.0.1:7502\"; peers = \"tcp://127.0.0.1:7512\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-r2.adm\"; state = \"/tmp/bkd-role-t/r2\"; },\n"
+    "  { name = \"r3\"; clients = \"tcp://127.0.0.1:7503\"; peers = \"tcp://127.0.0.1:7513\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-r3.adm\"; state = \"/tmp/bkd-role-t/r3\"; } );\n"
+    "backends = (\n"
+    "  { name = \"be1\"; shadow = \"tcp://127.0.0.1:7601\"; servers = "
+    "\"ipc:///tmp/bkd-role-1.srv\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-1.adm\"; journal = \"/tmp/bkd-role-t/be1\"; },\n"
+    "  { name = \"be2\"; shadow = \"tcp://127.0.0.1:7602\"; servers = "
+    "\"ipc:///tmp/bkd-role-2.srv\";\n"
+    "    admin = \"ipc:///tmp/bkd-role-2.adm\"; journal = \"/tmp/bkd-role-t/be2\"; } );\n"
+    "partitions = (\n"
+    "  { name = \"P\"; low = [ 0 ]; high = [ 4294967295L ]; primary = \"be1\"; secondary = "
+    "\"be2\"; "
+    "remember = \"deny\"; } );\n";
+static bool deny_mode;
+
 static const uint8_t LOW[4] = { 0, 0, 0, 0 };
 static const uint8_t HIGH[4] = { 0xff, 0xff, 0xff, 0xff };
 
@@ -407,7 +430,8 @@ be_new(int b)
                             .epoch = 1,
                             .last_n = 0,
                             .role = b == 0 ? BKD_ROLE_PRIMARY : BKD_ROLE_MEMBER,
-                            .partner = b == 0 ? "be2" : "be1" };
+                            .partner = b == 0 ? "be2" : "be1",
+                            .remember_deny = deny_mode };
     bkd_core_cfg_t cfg = { .node = names[b],
                            .incarnation = 1 + (uint64_t)b,
                            .keylen = 4,
@@ -446,7 +470,8 @@ setup(void)
     memset(npend, 0, sizeof(npend));
     W.dir = tst_tmpdir("bkdrole");
     snprintf(path, sizeof(path), "%s/facility.conf", W.dir);
-    cr_assert_eq(tst_write_file(path, conf, strlen(conf)), 0);
+    const char *text = deny_mode ? conf_deny : conf;
+    cr_assert_eq(tst_write_file(path, text, strlen(text)), 0);
     cr_assert_eq(cmn_facility_load_ex(path, &lo, &W.fac, &diag), RTR_STS_OK, "%s",
                  diag && diag->error ? diag->error : "?");
     cmn_diag_free(&diag);
@@ -489,6 +514,13 @@ teardown(void)
 }
 
 TestSuite(bkd_role, .init = setup, .fini = teardown);
+
+static void
+setup_deny(void)
+{
+    deny_mode = true;
+    setup();
+}
 
 /* ---- helpers ------------------------------------------------------------------------------- */
 
@@ -699,4 +731,27 @@ Test(bkd_role, a_paused_primary_is_fenced_when_it_wakes)
     bkd_core_counters_t ctr;
     bkd_core_counters(W.be[0].c, &ctr);
     cr_assert_eq(ctr.fenced, 1);
+}
+
+Test(bkd_role_deny, a_deny_partition_stalls_then_refuses_new_work, .init = setup_deny,
+     .fini = teardown)
+{
+    up_and_running();
+    W.down[1] = true;
+    link_state(false);
+    tx(0, 1);
+    advance(1500);
+    bkd_part_info_t p0 = info(0);
+    cr_assert_str_eq(p0.state, "pri_act", "%s (%s)", p0.state, p0.reason);
+    cr_assert_str_eq(p0.reason, "stalled: remember = deny");
+    cr_assert_eq(W.accepted, 0, "remember = deny committed with one copy");
+    cr_assert_eq(W.outcomes, 0);
+    advance(2 * FAILT); /* deny_reject_ms: 2 x failure_timeout_ms */
+    tx(0, 2);
+    cr_assert_eq(W.outcomes, 1, "a new transaction was taken while stalled");
+    cr_assert_eq(W.accepted, 0);
+    bkd_core_counters_t ctr;
+    bkd_core_counters(W.be[0].c, &ctr);
+    cr_assert_eq(ctr.tx_noshadow, 1);
+    cr_assert_eq(ctr.single_copy_commits, 0);
 }
