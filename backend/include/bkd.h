@@ -13,6 +13,9 @@
  *   BKD_ACT_JOURNAL_META       store `meta` as partition `part`'s JournalMeta (the shell sets its
  *                              journal id); core ticket `ticket`. Queued before any record of
  *                              a new epoch, so the journal hardens it first.
+ *   BKD_ACT_JOURNAL_TRUNCATE   delete partition `part`'s records above `n` and store `meta` (its
+ *                              history cut there) in the same journal batch; core ticket
+ *                              `ticket` (a member rejoining its primary, shadow-protocol §6)
  *   BKD_ACT_ARM_TIMER          call bkd_core_timer at `deadline_ms` (monotonic) or earlier
  * Core tickets number the journal actions 1, 2, 3, ... in the order they are queued. The
  * shell submits journal actions in that order and reports bkd_core_journal_hardened(t) once
@@ -125,6 +128,7 @@ typedef enum {
     BKD_ACT_JOURNAL_SET_STATE,
     BKD_ACT_ARM_TIMER,
     BKD_ACT_JOURNAL_META,
+    BKD_ACT_JOURNAL_TRUNCATE,
 } bkd_action_kind_t;
 
 typedef struct {
@@ -180,6 +184,8 @@ typedef struct {
     uint64_t single_copy_commits; /* decided while the partner was out of the in-sync set */
     uint64_t role_events;         /* ServerEvent copies sent to server processes */
     uint64_t tx_noshadow;         /* new transactions refused: remember = deny, stalled */
+    uint64_t shadow_hellos;       /* handshakes a member started */
+    uint64_t shadow_truncations;  /* member journals cut back to the agreed point */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */
@@ -276,6 +282,12 @@ typedef enum {
 /* bkd_ms_name - RTR's names: "wt_quorum", "lcl_rec", "shd_rec", "sec_act", "pri_act",
  * "remember", "shd_out" ("active" for BKD_MS_NONE). Static. */
 const char *bkd_ms_name(bkd_ms_t ms);
+
+/* bkd_agreed_point - the largest n <= min(last_p, contig_m) at which the primary's epoch
+ * history hp and the member's hm name the same epoch (0 when none): the point up to which the
+ * two journals are equal (shadow-protocol §6). Pure; exposed for tests. */
+uint64_t bkd_agreed_point(Rtr__EpochStart *const *hp, size_t nhp, uint64_t last_p,
+                          Rtr__EpochStart *const *hm, size_t nhm, uint64_t contig_m);
 
 /* bkd_core_register_msg - RegChangeReply, RegLearn or LeaseGrant from router `router` (the
  * register's answers to this backend). RTR_STS_INVARG for another body or one naming a

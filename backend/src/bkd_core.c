@@ -116,6 +116,11 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
             goto fail;
         if (pc->role == BKD_ROLE_MEMBER && (p->shd = bkd_shd_new(pc->last_n)) == NULL)
             goto fail;
+        /* static roles (no register): the stream runs from the start, no handshake */
+        if (p->pipe != NULL)
+            p->pipe->streaming = cfg->nrouters == 0;
+        if (p->shd != NULL)
+            p->shd->started = cfg->nrouters == 0;
     }
     *out = c;
     return RTR_STS_OK;

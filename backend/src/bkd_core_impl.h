@@ -119,6 +119,8 @@ typedef struct {
     bkd_tx_t *cover_head, *cover_tail;
     bool diverged;
     char out_reason[128];
+    bool streaming; /* the partner handshook: records go to it (register mode) */
+    uint64_t mitt;  /* the first CSN assigned after its stream started (0: none) */
 } bkd_pipe_t;
 
 /* Member side (bkd_shadow.c): one record received from the primary, not yet executed. */
@@ -143,6 +145,8 @@ typedef struct {
     uint64_t sent_applied;
     uint64_t last_nack_ms;
     uint64_t refuse_epoch; /* records of this epoch or older are refused (T14) */
+    bool started;          /* the primary answered the handshake: its stream is taken */
+    uint64_t hello_ms;     /* last ShadowHello sent (0: none) */
     bool out;
     char out_reason[128];
 } bkd_shd_t;
@@ -480,6 +484,31 @@ void bkd_role_channel_opened(bkd_core_t *c, const bkd_srv_t *s);
 
 /* bkd_role_backlog_done - a promoted member applied everything it had hardened. */
 void bkd_role_backlog_done(bkd_core_t *c, uint32_t part);
+
+/* bkd_role_set - set partition i's member state and reason (logs changes, sends the servers'
+ * role events). */
+void bkd_role_set(bkd_core_t *c, uint32_t i, bkd_ms_t ms, const char *reason);
+
+/* ---- bkd_catchup.c: joining the primary's stream (shadow-protocol §6) -------------------- */
+
+/* bkd_catchup_member - a member whose primary is reachable: handshake (again after
+ * resend_ms), or, once started, SECONDARY / CATCHUP. */
+void bkd_catchup_member(bkd_core_t *c, uint32_t i);
+
+/* bkd_catchup_msg - ShadowHello (primary), ShadowTruncate and ShadowStart (member). */
+rtr_status_t bkd_catchup_msg(bkd_core_t *c, uint32_t i, const Rtr__Envelope *env);
+
+/* bkd_catchup_ready - a REMEMBER primary's catching-up partner holds everything before the
+ * mitt: ADD may run. */
+bool bkd_catchup_ready(const bkd_core_t *c, uint32_t i);
+
+/* bkd_demote - the register names another primary: undecided work is rolled back, the
+ * partition becomes a member's (it rejoins through the handshake). */
+void bkd_demote(bkd_core_t *c, uint32_t i);
+
+/* bkd_pipe_restart - the partner's stream starts again after n: forget what it holds, send the
+ * rest again. */
+void bkd_pipe_restart(bkd_core_t *c, uint32_t part, uint64_t n);
 
 /* bkd_pipe_recheck - run the checklist of every transaction waiting for coverage (the lease or
  * the in-sync set changed). */

@@ -329,10 +329,15 @@ bkd_run_journal(bkd_backend_t *b, bkd_action_t *a)
 
     if (a->kind == BKD_ACT_JOURNAL_APPEND) {
         sts = jrn_append(b->jrn, b->part_ids[a->part], a->rec, &jt);
-    } else if (a->kind == BKD_ACT_JOURNAL_META) {
+    } else if (a->kind == BKD_ACT_JOURNAL_META || a->kind == BKD_ACT_JOURNAL_TRUNCATE) {
         jrn_batch_t *bt = jrn_batch_new();
-        a->meta->id = b->part_ids[a->part];
-        sts = bt == NULL ? RTR_STS_NOMEM : jrn_batch_put_meta(bt, a->meta);
+        sts = bt == NULL ? RTR_STS_NOMEM : RTR_STS_OK;
+        if (sts == RTR_STS_OK && a->kind == BKD_ACT_JOURNAL_TRUNCATE)
+            sts = jrn_batch_truncate(bt, b->part_ids[a->part], a->n);
+        if (sts == RTR_STS_OK && a->meta != NULL) {
+            a->meta->id = b->part_ids[a->part];
+            sts = jrn_batch_put_meta(bt, a->meta);
+        }
         if (sts == RTR_STS_OK)
             sts = jrn_submit(b->jrn, &bt, &jt);
         jrn_batch_free(&bt);
@@ -353,9 +358,10 @@ bkd_run_journal(bkd_backend_t *b, bkd_action_t *a)
         bkd_core_journal_full(b->core, a->ticket);
     } else {
         bkd_fail_journal(b, sts,
-                         a->kind == BKD_ACT_JOURNAL_APPEND ? "append"
-                         : a->kind == BKD_ACT_JOURNAL_META ? "meta"
-                                                           : "set_state");
+                         a->kind == BKD_ACT_JOURNAL_APPEND     ? "append"
+                         : a->kind == BKD_ACT_JOURNAL_META     ? "meta"
+                         : a->kind == BKD_ACT_JOURNAL_TRUNCATE ? "truncate"
+                                                               : "set_state");
     }
 }
 
@@ -375,6 +381,7 @@ bkd_net_run_actions(bkd_backend_t *b)
         case BKD_ACT_JOURNAL_APPEND:
         case BKD_ACT_JOURNAL_SET_STATE:
         case BKD_ACT_JOURNAL_META:
+        case BKD_ACT_JOURNAL_TRUNCATE:
             if (!b->stop)
                 bkd_run_journal(b, &a);
             break;

@@ -240,6 +240,25 @@ bkd_pipe_acked(bkd_core_t *c, uint32_t part, uint64_t upto)
 }
 
 void
+bkd_pipe_restart(bkd_core_t *c, uint32_t part, uint64_t n)
+{
+    bkd_pipe_t *q = c->parts[part].pipe;
+
+    while (q->count > 0 && bkd_out_at(q, 0)->n <= n) {
+        bkd_out_t *o = bkd_out_at(q, 0);
+        q->out_bytes -= o->len;
+        free(o->buf);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+    }
+    q->acked = n;
+    for (size_t i = 0; i < q->count; i++)
+        bkd_out_at(q, i)->sent = false;
+    q->sent_applied = q->sent_hardened = 0;
+    q->last_progress_ms = c->now_ms;
+}
+
+void
 bkd_pipe_recheck(bkd_core_t *c, uint32_t part)
 {
     bkd_pipe_t *q = c->parts[part].pipe;
@@ -439,6 +458,8 @@ bkd_pipe_flush(bkd_core_t *c, uint32_t part)
     size_t limit = (c->max_frame ? c->max_frame : WIRE_MAX_FRAME_DEFAULT) / 2;
     bool changes = q->nchg > 0;
 
+    if (!q->streaming)
+        return; /* the partner has not handshaken (or is gone): records wait in memory */
     for (size_t i = 0; i < q->count; i++) {
         bkd_out_t *o = bkd_out_at(q, i);
         if (o->sent)

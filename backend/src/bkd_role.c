@@ -116,8 +116,8 @@ bkd_role_channel_opened(bkd_core_t *c, const bkd_srv_t *s)
         role_event_to(c, s->part, BKD_EVT_SRSECONDARY, s->id);
 }
 
-static void
-role_state(bkd_core_t *c, uint32_t i, bkd_ms_t ms, const char *reason)
+void
+bkd_role_set(bkd_core_t *c, uint32_t i, bkd_ms_t ms, const char *reason)
 {
     bkd_reg_t *r = &c->parts[i].reg;
     bkd_ms_t old = r->ms;
@@ -240,7 +240,7 @@ role_fence(bkd_core_t *c, uint32_t i, const char *why)
             bkd_decide_abort(c, tx, RTR_STS_FENCED, 0, !tx->vreq);
         }
     }
-    role_state(c, i, BKD_MS_WT_QUORUM, "fenced: a newer epoch has the partition");
+    bkd_role_set(c, i, BKD_MS_WT_QUORUM, "fenced: a newer epoch has the partition");
 }
 
 /* role_become_primary - this member's PROMOTE committed: apply what it hardened, then serve. */
@@ -263,12 +263,12 @@ role_become_primary(bkd_core_t *c, uint32_t i)
         p->reg.promoting_backlog = true;
         s->p_applied = UINT64_MAX;
         bkd_epoch_start(c, i, p->epoch, p->next_n);
-        role_state(c, i, BKD_MS_LCL_REC, "applying the backlog");
+        bkd_role_set(c, i, BKD_MS_LCL_REC, "applying the backlog");
         bkd_shd_hardened(c, i); /* starts the executions */
         if (p->reg.promoting_backlog && s->count == 0 && !s->executing)
             bkd_role_backlog_done(c, i);
     } else {
-        role_state(c, i, p->reg.insync_partner ? BKD_MS_ACTIVE : BKD_MS_REMEMBER, "");
+        bkd_role_set(c, i, p->reg.insync_partner ? BKD_MS_ACTIVE : BKD_MS_REMEMBER, "");
     }
 }
 
@@ -283,7 +283,7 @@ bkd_role_backlog_done(bkd_core_t *c, uint32_t i)
     if (p->shd != NULL && p->shd->hardened > p->hardened_n)
         p->hardened_n = p->shd->hardened;
     bkd_shd_free(&p->shd);
-    role_state(c, i, p->reg.insync_partner ? BKD_MS_ACTIVE : BKD_MS_REMEMBER, "");
+    bkd_role_set(c, i, p->reg.insync_partner ? BKD_MS_ACTIVE : BKD_MS_REMEMBER, "");
     RTR_LOG(CMN_LOG_NOTICE, "BKD-PRIMARY", "partition=%s epoch=%llu next_n=%llu", p->name,
             (unsigned long long)p->epoch, (unsigned long long)p->next_n);
 }
@@ -296,7 +296,7 @@ role_eval(bkd_core_t *c, uint32_t i)
     bkd_reg_t *r = &p->reg;
 
     if (!r->bootstrapped) {
-        role_state(c, i, BKD_MS_WT_QUORUM, "not_bootstrapped");
+        bkd_role_set(c, i, BKD_MS_WT_QUORUM, "not_bootstrapped");
         return;
     }
     if (r->primary_me) {
@@ -307,7 +307,7 @@ role_eval(bkd_core_t *c, uint32_t i)
                 p->epoch = r->epoch;
                 bkd_epoch_start(c, i, p->epoch, p->next_n);
             }
-            role_state(c, i, r->insync_partner ? BKD_MS_ACTIVE : BKD_MS_REMEMBER, "");
+            bkd_role_set(c, i, r->insync_partner ? BKD_MS_ACTIVE : BKD_MS_REMEMBER, "");
             bkd_pipe_recheck(c, i);
             return;
         }
@@ -317,29 +317,27 @@ role_eval(bkd_core_t *c, uint32_t i)
         }
         if (r->resumed_epoch == 0 && r->req_kind == 0) {
             /* a start as primary: every start or resumption takes a new epoch */
-            role_state(c, i, BKD_MS_WT_QUORUM, "resuming");
+            bkd_role_set(c, i, BKD_MS_WT_QUORUM, "resuming");
             role_send(c, i, RTR__REG_KIND__REG_RESUME, NULL, 0);
         }
         return;
     }
-    if (p->role == BKD_ROLE_PRIMARY && r->resumed_epoch != 0) {
+    if (p->role == BKD_ROLE_PRIMARY && r->resumed_epoch != 0)
         role_fence(c, i, "a newer epoch names another primary");
-        return;
-    }
-    if (p->role == BKD_ROLE_PRIMARY) {
-        role_state(c, i, BKD_MS_WT_QUORUM, "catch-up from the new primary is not built yet");
-        return;
-    }
+    if (p->role == BKD_ROLE_PRIMARY)
+        bkd_demote(c, i); /* it rejoins as a member (handshake, truncation, catch-up) */
     if (p->shd != NULL && p->shd->out) {
-        role_state(c, i, BKD_MS_OUT, p->shd->out_reason);
-        return;
-    }
-    if (!r->insync_me) {
-        role_state(c, i, BKD_MS_WT_QUORUM, "not in the in-sync set: catch-up is not built yet");
+        bkd_role_set(c, i, BKD_MS_OUT, p->shd->out_reason);
         return;
     }
     if (p->partner_up) {
-        role_state(c, i, BKD_MS_SECONDARY, "");
+        bkd_catchup_member(c, i); /* in in_sync: SECONDARY once started; else CATCHUP */
+        return;
+    }
+    if (!r->insync_me) {
+        char w[64];
+        snprintf(w, sizeof(w), "waiting_for %s (not in the in-sync set)", p->partner);
+        bkd_role_set(c, i, BKD_MS_WT_QUORUM, w);
         return;
     }
     /* T4/T14: the primary is silent (reported lost by the shell, or never heard from for
@@ -352,13 +350,13 @@ role_eval(bkd_core_t *c, uint32_t i)
                 p->partner);
         p->shd->refuse_epoch = r->epoch;
         r->next_promote_ms = c->now_ms + c->failure_timeout_ms;
-        role_state(c, i, BKD_MS_WT_QUORUM, "promoting");
+        bkd_role_set(c, i, BKD_MS_WT_QUORUM, "promoting");
         role_send(c, i, RTR__REG_KIND__REG_PROMOTE, NULL, p->shd->p_hardened + 1);
         return;
     }
     char why[64];
     snprintf(why, sizeof(why), "waiting_for %s", p->partner);
-    role_state(c, i, BKD_MS_WT_QUORUM, why);
+    bkd_role_set(c, i, BKD_MS_WT_QUORUM, why);
 }
 
 /* role_learn_value - a register value (borrowed) from any router; partition `eval` (or -1) is
@@ -431,7 +429,7 @@ role_reply(bkd_core_t *c, uint32_t i, const Rtr__RegChangeReply *m)
         role_eval(c, i);
     }
     if (m->status == RTR_STS_BUSY && kind == RTR__REG_KIND__REG_PROMOTE)
-        role_state(c, i, BKD_MS_WT_QUORUM, "primary_alive");
+        bkd_role_set(c, i, BKD_MS_WT_QUORUM, "primary_alive");
     if (m->status != RTR_STS_OK && m->status != RTR_STS_EXISTS)
         r->next_read_ms = c->now_ms + c->failure_timeout_ms; /* ask again later */
 }
@@ -570,14 +568,18 @@ bkd_role_start(bkd_core_t *c)
             p->reg.insync_me = p->reg.insync_partner = true;
             if (p->role == BKD_ROLE_PRIMARY)
                 bkd_epoch_start(c, i, p->epoch, p->next_n);
-            role_state(c, i, p->role == BKD_ROLE_PRIMARY ? BKD_MS_ACTIVE : BKD_MS_SECONDARY, "");
+            if (p->pipe != NULL)
+                p->pipe->streaming = true;
+            if (p->shd != NULL)
+                p->shd->started = true;
+            bkd_role_set(c, i, p->role == BKD_ROLE_PRIMARY ? BKD_MS_ACTIVE : BKD_MS_SECONDARY, "");
             continue;
         }
         if (p->reg.bootstrapped) {
             role_eval(c, i); /* a RegLearn came before the first timer */
             continue;
         }
-        role_state(c, i, BKD_MS_WT_QUORUM, "no_register");
+        bkd_role_set(c, i, BKD_MS_WT_QUORUM, "no_register");
         role_send(c, i, RTR__REG_KIND__REG_READ, NULL, 0);
     }
 }
@@ -615,7 +617,7 @@ bkd_role_timer(bkd_core_t *c)
                 if (r->deny) {
                     if (r->stalled_since == 0)
                         r->stalled_since = c->now_ms ? c->now_ms : 1;
-                    role_state(c, i, BKD_MS_ACTIVE, "stalled: remember = deny");
+                    bkd_role_set(c, i, BKD_MS_ACTIVE, "stalled: remember = deny");
                 } else {
                     RTR_LOG(CMN_LOG_WARNING, "BKD-SHRINK", "partition=%s partner=%s why=%s",
                             p->name, p->partner,
@@ -626,8 +628,22 @@ bkd_role_timer(bkd_core_t *c)
                 }
             } else if (r->stalled_since != 0) {
                 r->stalled_since = 0; /* the partner acks again */
-                role_state(c, i, BKD_MS_ACTIVE, "");
+                bkd_role_set(c, i, BKD_MS_ACTIVE, "");
             }
+        }
+        /* REMEMBER: the catching-up partner holds everything before the mitt -> ADD */
+        if (r->ms == BKD_MS_REMEMBER && !r->insync_partner && bkd_role_deciding(c, i) &&
+            bkd_catchup_ready(c, i)) {
+            RTR_LOG(CMN_LOG_NOTICE, "BKD-ADD", "partition=%s partner=%s acked=%llu", p->name,
+                    p->partner, (unsigned long long)p->pipe->acked);
+            role_send(c, i, RTR__REG_KIND__REG_ADD, p->partner, 0);
+            continue;
+        }
+        /* a member in handshake: ask again after resend_ms */
+        if (r->ms == BKD_MS_LCL_REC && p->role == BKD_ROLE_MEMBER && p->partner_up &&
+            p->shd != NULL && !p->shd->started) {
+            bkd_catchup_member(c, i);
+            continue;
         }
         /* a member whose primary is silent: role_eval decides (rate-limited) */
         if ((r->ms == BKD_MS_SECONDARY || r->ms == BKD_MS_WT_QUORUM) && r->bootstrapped &&
@@ -664,6 +680,7 @@ bkd_role_partner(bkd_core_t *c, uint32_t i, bool up)
     bkd_reg_t *r = &c->parts[i].reg;
 
     r->partner_lost_ms = up ? 0 : (c->now_ms ? c->now_ms : 1);
-    if (!role_static(c) && up && r->ms == BKD_MS_WT_QUORUM && r->bootstrapped && r->req_kind == 0)
-        role_eval(c, i);
+    if (!role_static(c) && r->bootstrapped && c->parts[i].role == BKD_ROLE_MEMBER &&
+        r->req_kind == 0)
+        role_eval(c, i); /* handshake when it comes (back); promotion when it goes */
 }

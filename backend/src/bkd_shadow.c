@@ -248,7 +248,8 @@ bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b)
 
     if (s->out)
         return RTR_STS_OK; /* a member waiting for a re-seed takes nothing */
-    if (p->role == BKD_ROLE_PRIMARY || (b->has_epoch && b->epoch <= s->refuse_epoch)) {
+    if (p->role == BKD_ROLE_PRIMARY || !s->started ||
+        (b->has_epoch && b->epoch <= s->refuse_epoch)) {
         c->ctr.shadow_unexpected++; /* T14: no record of the old primary's epoch any more */
         return RTR_STS_OK;
     }
@@ -429,6 +430,15 @@ bkd_core_shadow_msg(bkd_core_t *c, const char *partner, const Rtr__Envelope *env
     case RTR__ENVELOPE__BODY_SHADOW_DIVERGED:
         name = env->shadow_diverged->partition;
         break;
+    case RTR__ENVELOPE__BODY_SHADOW_HELLO:
+        name = env->shadow_hello->partition;
+        break;
+    case RTR__ENVELOPE__BODY_SHADOW_TRUNCATE:
+        name = env->shadow_truncate->partition;
+        break;
+    case RTR__ENVELOPE__BODY_SHADOW_START:
+        name = env->shadow_start->partition;
+        break;
     default:
         break;
     }
@@ -437,6 +447,10 @@ bkd_core_shadow_msg(bkd_core_t *c, const char *partner, const Rtr__Envelope *env
         c->ctr.shadow_unexpected++;
         return RTR_STS_INVARG;
     }
+    if (env->body_case == RTR__ENVELOPE__BODY_SHADOW_HELLO ||
+        env->body_case == RTR__ENVELOPE__BODY_SHADOW_TRUNCATE ||
+        env->body_case == RTR__ENVELOPE__BODY_SHADOW_START)
+        return bkd_catchup_msg(c, (uint32_t)part, env);
     if (env->body_case == RTR__ENVELOPE__BODY_RECORDS) {
         if (c->parts[part].shd == NULL) {
             c->ctr.shadow_unexpected++;
@@ -461,6 +475,13 @@ bkd_core_partner_up(bkd_core_t *c, const char *partner, uint64_t incarnation)
         bool restarted = p->partner_inc != 0 && p->partner_inc != incarnation;
         p->partner_up = true;
         p->partner_inc = incarnation;
+        if (restarted && c->nrouters_reg > 0) {
+            /* a new process: a new handshake (register mode) */
+            if (p->pipe != NULL)
+                p->pipe->streaming = false;
+            if (p->shd != NULL)
+                p->shd->started = false, p->shd->hello_ms = 0;
+        }
         bkd_role_partner(c, i, true);
         if (p->pipe != NULL && restarted) {
             /* its unhardened tail is gone with it: everything unacked goes again */
@@ -485,6 +506,12 @@ bkd_core_partner_lost(bkd_core_t *c, const char *partner)
         bkd_part_t *p = &c->parts[i];
         if (p->partner != NULL && strcmp(p->partner, partner) == 0 && p->partner_up) {
             p->partner_up = false;
+            if (c->nrouters_reg > 0) {
+                if (p->pipe != NULL)
+                    p->pipe->streaming = false;
+                if (p->shd != NULL)
+                    p->shd->started = false, p->shd->hello_ms = 0;
+            }
             bkd_role_partner(c, i, false);
             c->ctr.shadow_partner_lost++;
             RTR_LOG(CMN_LOG_WARNING, "BKD-PARTNER-LOST", "partition=%s partner=%s", p->name,

@@ -87,6 +87,10 @@ typedef struct {
     uint8_t chan_tid[8][16];
     uint32_t delivered, done;
     uint32_t evt[8]; /* role events received, by number - 1000 */
+    /* the journal model: hardens at once, survives a restart */
+    Rtr__JournalRecord *jr[256]; /* by n */
+    Rtr__JournalMeta *jmeta;
+    uint64_t inc;
 } be_t;
 
 static struct {
@@ -228,17 +232,36 @@ be_drain(int b)
                 }
             }
             break;
+        case BKD_ACT_JOURNAL_TRUNCATE:
+            for (size_t n = a.n + 1; n < 256; n++)
+                wire_free((ProtobufCMessage **)&W.be[b].jr[n]);
+            __attribute__((fallthrough)); /* the cut meta */
         case BKD_ACT_JOURNAL_META:
-            W.be[b].nhist = a.meta->n_history < 16 ? a.meta->n_history : 16;
+            wire_free((ProtobufCMessage **)&W.be[b].jmeta);
+            W.be[b].jmeta = a.meta;
+            a.meta = NULL;
+            W.be[b].nhist = W.be[b].jmeta->n_history < 16 ? W.be[b].jmeta->n_history : 16;
             for (size_t h = 0; h < W.be[b].nhist; h++) {
-                W.be[b].hist_epoch[h] = a.meta->history[h]->epoch;
-                W.be[b].hist_first[h] = a.meta->history[h]->first_n;
+                W.be[b].hist_epoch[h] = W.be[b].jmeta->history[h]->epoch;
+                W.be[b].hist_first[h] = W.be[b].jmeta->history[h]->first_n;
             }
             k++;
             W.be[b].last_ticket = a.ticket;
             break;
         case BKD_ACT_JOURNAL_APPEND:
+            cr_assert_lt(a.rec->n, 256);
+            wire_free((ProtobufCMessage **)&W.be[b].jr[a.rec->n]);
+            W.be[b].jr[a.rec->n] = a.rec;
+            a.rec = NULL;
+            k++;
+            W.be[b].last_ticket = a.ticket;
+            break;
         case BKD_ACT_JOURNAL_SET_STATE:
+            if (a.n < 256 && W.be[b].jr[a.n] != NULL) {
+                W.be[b].jr[a.n]->state = a.state;
+                W.be[b].jr[a.n]->has_moved_to = a.moved_to != 0;
+                W.be[b].jr[a.n]->moved_to = a.moved_to;
+            }
             k++;
             W.be[b].last_ticket = a.ticket;
             break;
@@ -408,13 +431,13 @@ link_state(bool up)
 {
     if (!W.down[0] && !W.paused[0]) {
         if (up && !W.down[1])
-            bkd_core_partner_up(W.be[0].c, "be2", 2);
+            bkd_core_partner_up(W.be[0].c, "be2", W.be[1].inc * 10 + 1);
         else
             bkd_core_partner_lost(W.be[0].c, "be2");
     }
     if (!W.down[1] && !W.paused[1]) {
         if (up && !W.down[0])
-            bkd_core_partner_up(W.be[1].c, "be1", 1);
+            bkd_core_partner_up(W.be[1].c, "be1", W.be[0].inc * 10);
         else
             bkd_core_partner_lost(W.be[1].c, "be1");
     }
@@ -423,17 +446,22 @@ link_state(bool up)
 static void
 be_new(int b)
 {
+    uint64_t last = 0;
+    for (uint64_t n = 1; n < 256; n++)
+        if (W.be[b].jr[n] != NULL)
+            last = n;
     bkd_part_cfg_t part = { .name = "P",
                             .low = LOW,
                             .high = HIGH,
                             .concurrent = true,
                             .epoch = 1,
-                            .last_n = 0,
+                            .last_n = last,
+                            .meta = W.be[b].jmeta,
                             .role = b == 0 ? BKD_ROLE_PRIMARY : BKD_ROLE_MEMBER,
                             .partner = b == 0 ? "be2" : "be1",
                             .remember_deny = deny_mode };
     bkd_core_cfg_t cfg = { .node = names[b],
-                           .incarnation = 1 + (uint64_t)b,
+                           .incarnation = ++W.be[b].inc * 10 + (uint64_t)b,
                            .keylen = 4,
                            .nparts = 1,
                            .parts = &part,
@@ -444,6 +472,10 @@ be_new(int b)
                            .failure_timeout_ms = FAILT,
                            .register_timeout_ms = 300 };
     cr_assert_eq(bkd_core_new(&cfg, &W.be[b].c), RTR_STS_OK);
+    W.be[b].last_ticket = 0;
+    for (uint64_t n = 1; n <= last; n++)
+        if (W.be[b].jr[n] != NULL)
+            cr_assert_eq(bkd_core_load_record(W.be[b].c, 0, W.be[b].jr[n]), RTR_STS_OK);
     Rtr__Envelope env = RTR__ENVELOPE__INIT;
     Rtr__ChannelOpen o = RTR__CHANNEL_OPEN__INIT;
     for (uint32_t ch = 1; ch <= 2; ch++) {
@@ -500,6 +532,9 @@ teardown(void)
         if (W.be[b].c != NULL)
             be_drain(b);
         bkd_core_free(&W.be[b].c);
+        for (size_t n = 0; n < 256; n++)
+            wire_free((ProtobufCMessage **)&W.be[b].jr[n]);
+        wire_free((ProtobufCMessage **)&W.be[b].jmeta);
     }
     for (int i = 0; i < NR; i++) {
         rtd_reg_free(&W.r[i]);
@@ -718,19 +753,32 @@ Test(bkd_role, a_paused_primary_is_fenced_when_it_wakes)
     cr_assert_str_eq(info(1).state, "remember", "%s (%s)", info(1).state, info(1).reason);
     /* SIGCONT with a transaction arriving at once: its lease ran out, it must not decide */
     W.paused[0] = false;
+    link_state(true); /* the shadow link carries frames again: both see each other */
     tx(0, 1);
     bkd_core_timer(W.be[0].c, W.now, W.now + 1000000);
     be_drain(0);
     settle();
     cr_assert_eq(W.accepted, 0, "the old primary decided after the new one took over");
-    advance(1000);
+    advance(200);
     bkd_part_info_t p0 = info(0);
-    cr_assert_str_eq(p0.state, "wt_quorum", "%s", p0.state);
     cr_assert_not(p0.serving);
     cr_assert_eq(W.accepted, 0);
     bkd_core_counters_t ctr;
     bkd_core_counters(W.be[0].c, &ctr);
     cr_assert_eq(ctr.fenced, 1);
+    /* it rejoins as a member: handshake, its undecided record above the agreed point is cut,
+     * it catches up, ADD puts it back in the in-sync set */
+    advance(2000);
+    p0 = info(0);
+    bkd_part_info_t p1 = info(1);
+    cr_assert_str_eq(p0.state, "sec_act", "%s (%s)", p0.state, p0.reason);
+    cr_assert_str_eq(p1.state, "pri_act", "%s (%s)", p1.state, p1.reason);
+    bkd_core_counters(W.be[0].c, &ctr);
+    cr_assert_eq(ctr.shadow_truncations, 1);
+    tx(1, 2);
+    advance(100);
+    cr_assert_eq(W.accepted, 1);
+    cr_assert_eq(W.be[0].delivered, 2, "the old primary did not execute the new commit");
 }
 
 Test(bkd_role_deny, a_deny_partition_stalls_then_refuses_new_work, .init = setup_deny,
@@ -754,4 +802,68 @@ Test(bkd_role_deny, a_deny_partition_stalls_then_refuses_new_work, .init = setup
     bkd_core_counters(W.be[0].c, &ctr);
     cr_assert_eq(ctr.tx_noshadow, 1);
     cr_assert_eq(ctr.single_copy_commits, 0);
+}
+
+/* restart - backend b comes back from its journal (a new process, a new incarnation). */
+static void
+restart(int b)
+{
+    bkd_core_free(&W.be[b].c);
+    W.down[b] = false;
+    W.paused[b] = false;
+    be_new(b);
+}
+
+Test(bkd_role, a_lost_secondary_comes_back_catches_up_and_is_added)
+{
+    up_and_running();
+    for (uint64_t k = 1; k <= 3; k++)
+        tx(0, k);
+    advance(100);
+    cr_assert_eq(W.accepted, 3);
+    W.down[1] = true;
+    link_state(false);
+    advance(1500);
+    cr_assert_str_eq(info(0).state, "remember");
+    for (uint64_t k = 4; k <= 8; k++)
+        tx(0, k);
+    advance(100);
+    cr_assert_eq(W.accepted, 8);
+    cr_assert_eq(info(0).single_copy_commits, 5);
+    restart(1);
+    link_state(true);
+    advance(2000);
+    bkd_part_info_t p0 = info(0), p1 = info(1);
+    cr_assert_str_eq(p0.state, "pri_act", "%s (%s)", p0.state, p0.reason);
+    cr_assert_str_eq(p1.state, "sec_act", "%s (%s)", p1.state, p1.reason);
+    cr_assert_eq(p1.applied_n, 8);
+    cr_assert_eq(W.be[1].delivered, 8, "executed %u times", W.be[1].delivered);
+    cr_assert_eq(W.be[0].evt[5], 1, "no SRSHADOWGAIN");
+    tx(0, 9);
+    advance(100);
+    cr_assert_eq(W.accepted, 9);
+    cr_assert_eq(W.last_csn, 9);
+    cr_assert_eq(info(1).applied_n, 9);
+}
+
+Test(bkd_role, a_primary_restarted_within_the_timeout_resumes_in_a_new_epoch)
+{
+    up_and_running();
+    for (uint64_t k = 1; k <= 3; k++)
+        tx(0, k);
+    advance(100);
+    cr_assert_eq(W.accepted, 3);
+    uint64_t e0 = info(0).epoch;
+    restart(0); /* kill -9 and back at once: be2 never noticed */
+    link_state(true);
+    advance(2000);
+    bkd_part_info_t p0 = info(0), p1 = info(1);
+    cr_assert_str_eq(p0.state, "pri_act", "%s (%s)", p0.state, p0.reason);
+    cr_assert_str_eq(p1.state, "sec_act", "%s (%s)", p1.state, p1.reason);
+    cr_assert_gt(p0.epoch, e0);
+    tx(0, 4);
+    advance(100);
+    cr_assert_eq(W.accepted, 4);
+    cr_assert_eq(W.last_csn, 4, "a CSN was reused or skipped");
+    cr_assert_eq(info(1).applied_n, 4);
 }

@@ -177,6 +177,7 @@ sh_drain(int i)
             s->last_ticket = a.ticket;
             break;
         case BKD_ACT_JOURNAL_SET_STATE:
+        case BKD_ACT_JOURNAL_TRUNCATE:
         case BKD_ACT_JOURNAL_META:
             s->set_states++;
             s->last_ticket = a.ticket;

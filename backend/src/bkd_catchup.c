@@ -1,0 +1,337 @@
+/*
+ * bkd_catchup.c - a member joins its primary's stream (docs/shadow-protocol.md §6): the
+ * handshake (ShadowHello), the agreed point computed from the two epoch histories, truncation
+ * of the member's journal above it (ShadowTruncate), the start of the stream (ShadowStart), and
+ * the primary's ADD once the member holds everything up to the mitt. Also the demotion of a
+ * primary that the register no longer names (it rejoins as a member).
+ *
+ * Design note:
+ * - The agreed point k is the largest n <= min(member's contiguous n, primary's last n) at which
+ *   both histories name the same epoch (one primary per epoch, and a member takes an epoch's
+ *   records only from that primary: equal epochs at n mean equal prefixes up to n).
+ * - One ordered stream: after ShadowStart the primary sends every record from k + 1 on, in
+ *   order, from its in-memory window (bkd_pipe). A REMEMBER primary keeps every record its
+ *   partner has not acked in that window, so a member that was away catches up from memory;
+ *   what is no longer in memory would have to be read back from the journal, which is not built
+ *   yet: the member is told RESEED with the reason and waits (state shd_out).
+ * - The primary never waits for a catching-up member: it is not in the in-sync set, so step 6
+ *   does not need its ack (REMEMBER); once its ack reaches the mitt (the first CSN assigned
+ *   after the start), ADD puts it back in the in-sync set (ACTIVE / SECONDARY).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bkd_core_impl.h"
+#include "wire.h"
+
+/* epoch_at - the epoch a history gives record n (0: before its first entry). */
+static uint64_t
+epoch_at(Rtr__EpochStart *const *h, size_t nh, uint64_t n, uint64_t *start)
+{
+    uint64_t e = 0, s = 0;
+    for (size_t i = 0; i < nh; i++) {
+        if (h[i]->first_n <= n && h[i]->epoch >= e) {
+            e = h[i]->epoch;
+            s = h[i]->first_n;
+        }
+    }
+    if (start != NULL)
+        *start = s;
+    return e;
+}
+
+uint64_t
+bkd_agreed_point(Rtr__EpochStart *const *hp, size_t nhp, uint64_t last_p,
+                 Rtr__EpochStart *const *hm, size_t nhm, uint64_t contig_m)
+{
+    uint64_t n = last_p < contig_m ? last_p : contig_m;
+    while (n > 0) {
+        uint64_t sp = 0, sm = 0;
+        uint64_t ep = epoch_at(hp, nhp, n, &sp), em = epoch_at(hm, nhm, n, &sm);
+        if (ep == em)
+            return n;
+        /* below the later of the two epoch starts covering n */
+        uint64_t s = sp > sm ? sp : sm;
+        n = s > 0 ? s - 1 : 0;
+    }
+    return 0;
+}
+
+/* ---- member side ---------------------------------------------------------------------------- */
+
+static void
+cu_send_hello(bkd_core_t *c, uint32_t i)
+{
+    bkd_part_t *p = &c->parts[i];
+    bkd_shd_t *s = p->shd;
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ShadowHello h = RTR__SHADOW_HELLO__INIT;
+
+    h.partition = p->name;
+    h.epoch = p->reg.highest_epoch_seen;
+    h.contig_n = s->expect - 1;
+    h.applied_n = p->applied_n;
+    if (p->meta != NULL) {
+        h.n_history = p->meta->n_history;
+        h.history = p->meta->history;
+    }
+    env.body_case = RTR__ENVELOPE__BODY_SHADOW_HELLO;
+    env.shadow_hello = &h;
+    bkd_emit_send(c, BKD_SOCK_SHADOW, p->partner, &env);
+    s->hello_ms = c->now_ms ? c->now_ms : 1;
+    c->ctr.shadow_hellos++;
+}
+
+void
+bkd_catchup_member(bkd_core_t *c, uint32_t i)
+{
+    bkd_part_t *p = &c->parts[i];
+    bkd_shd_t *s = p->shd;
+
+    if (s->started) {
+        bkd_role_set(c, i, p->reg.insync_me ? BKD_MS_SECONDARY : BKD_MS_CATCHUP, "");
+        return;
+    }
+    if (s->hello_ms == 0 || c->now_ms >= s->hello_ms + c->resend_ms)
+        cu_send_hello(c, i);
+    bkd_role_set(c, i, BKD_MS_LCL_REC, "handshake with the primary");
+}
+
+/* cu_truncate - drop everything of partition i above n: the ring, the history, the journal. */
+static void
+cu_truncate(bkd_core_t *c, uint32_t i, uint64_t n)
+{
+    bkd_part_t *p = &c->parts[i];
+    bkd_shd_t *s = p->shd;
+    bkd_action_t a;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    while (s->count > 0) {
+        bkd_srec_t *last = &s->r[(s->head + s->count - 1) % s->cap];
+        if (last->n <= n)
+            break;
+        wire_free((ProtobufCMessage **)&last->rec);
+        s->count--;
+    }
+    if (p->meta != NULL) {
+        size_t keep = 0;
+        for (size_t k = 0; k < p->meta->n_history; k++) {
+            if (p->meta->history[k]->first_n <= n)
+                p->meta->history[keep++] = p->meta->history[k];
+            else
+                wire_free((ProtobufCMessage **)&p->meta->history[k]);
+        }
+        p->meta->n_history = keep;
+    }
+    RTR_LOG(CMN_LOG_WARNING, "BKD-TRUNCATE", "partition=%s above=%llu had=%llu", p->name,
+            (unsigned long long)n, (unsigned long long)(s->expect - 1));
+    c->ctr.shadow_truncations++;
+    s->expect = n + 1;
+    if (s->hardened > n)
+        s->hardened = n;
+    if (p->hardened_n > n)
+        p->hardened_n = n;
+    if (p->next_n > n + 1)
+        p->next_n = n + 1;
+    memset(&a, 0, sizeof(a));
+    a.kind = BKD_ACT_JOURNAL_TRUNCATE;
+    a.part = i;
+    a.n = n;
+    if (p->meta != NULL) {
+        RTR_ASSERT(wire_encode(&p->meta->base, 0, &buf, &len) == RTR_STS_OK);
+        RTR_ASSERT(wire_decode(&rtr__journal_meta__descriptor, buf, len, 0, NULL,
+                               (ProtobufCMessage **)&a.meta) == RTR_STS_OK);
+        free(buf);
+    }
+    a.ticket = ++c->next_ticket;
+    bkd_push_action(c, &a);
+}
+
+static rtr_status_t
+cu_on_truncate(bkd_core_t *c, uint32_t i, const Rtr__ShadowTruncate *m)
+{
+    bkd_part_t *p = &c->parts[i];
+    bkd_shd_t *s = p->shd;
+    char why[120];
+
+    if (s == NULL || s->started)
+        return RTR_STS_INVARG;
+    if (m->status != RTR_STS_OK) {
+        snprintf(why, sizeof(why), "records_gone oldest=%llu: %s",
+                 (unsigned long long)(m->has_oldest_n ? m->oldest_n : 0),
+                 m->reason != NULL ? m->reason : "re-seed needed");
+        s->out = true;
+        snprintf(s->out_reason, sizeof(s->out_reason), "%s", why);
+        bkd_role_set(c, i, BKD_MS_OUT, why);
+        return RTR_STS_OK;
+    }
+    uint64_t k = m->has_keep_upto ? m->keep_upto : 0;
+    if (p->applied_n > k) {
+        /* it applied a record that is not in the agreed history (only after a FORCE) */
+        snprintf(why, sizeof(why), "applied_truncated applied=%llu agreed=%llu",
+                 (unsigned long long)p->applied_n, (unsigned long long)k);
+        s->out = true;
+        snprintf(s->out_reason, sizeof(s->out_reason), "%s", why);
+        bkd_role_set(c, i, BKD_MS_OUT, why);
+        return RTR_STS_OK;
+    }
+    if (s->expect - 1 > k)
+        cu_truncate(c, i, k);
+    cu_send_hello(c, i);
+    return RTR_STS_OK;
+}
+
+static rtr_status_t
+cu_on_start(bkd_core_t *c, uint32_t i, const Rtr__ShadowStart *m)
+{
+    bkd_part_t *p = &c->parts[i];
+    bkd_shd_t *s = p->shd;
+
+    (void)m;
+    if (s == NULL || s->out)
+        return RTR_STS_INVARG;
+    s->started = true;
+    s->refuse_epoch = 0;
+    s->sent_hardened = s->sent_applied = 0; /* tell it where we are */
+    bkd_catchup_member(c, i);
+    return RTR_STS_OK;
+}
+
+/* ---- primary side --------------------------------------------------------------------------- */
+
+static void
+cu_send_truncate(bkd_core_t *c, uint32_t i, uint32_t status, uint64_t keep, uint64_t oldest,
+                 const char *reason)
+{
+    bkd_part_t *p = &c->parts[i];
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ShadowTruncate t = RTR__SHADOW_TRUNCATE__INIT;
+
+    t.partition = p->name;
+    t.epoch = p->epoch;
+    t.status = status;
+    t.has_keep_upto = true;
+    t.keep_upto = keep;
+    if (oldest != 0) {
+        t.has_oldest_n = true;
+        t.oldest_n = oldest;
+    }
+    t.reason = (char *)(uintptr_t)reason;
+    env.body_case = RTR__ENVELOPE__BODY_SHADOW_TRUNCATE;
+    env.shadow_truncate = &t;
+    bkd_emit_send(c, BKD_SOCK_SHADOW, p->partner, &env);
+}
+
+static rtr_status_t
+cu_on_hello(bkd_core_t *c, uint32_t i, const Rtr__ShadowHello *h)
+{
+    bkd_part_t *p = &c->parts[i];
+    bkd_pipe_t *q = p->pipe;
+    uint64_t last = p->next_n - 1;
+
+    if (q == NULL || (p->reg.ms != BKD_MS_ACTIVE && p->reg.ms != BKD_MS_REMEMBER))
+        return RTR_STS_OK; /* not serving: the member asks again later */
+    uint64_t k = bkd_agreed_point(p->meta != NULL ? p->meta->history : NULL,
+                                  p->meta != NULL ? p->meta->n_history : 0, last, h->history,
+                                  h->n_history, h->contig_n);
+    q->streaming = false;
+    if (h->contig_n > k) {
+        cu_send_truncate(c, i, RTR_STS_OK, k, 0, NULL);
+        return RTR_STS_OK;
+    }
+    /* the stream starts at k + 1: is everything from there still in memory? */
+    uint64_t first = q->count > 0 ? q->out[q->head].n : p->next_n;
+    if (first > k + 1) {
+        cu_send_truncate(c, i, RTR_STS_RESEED, k, first,
+                         "older records are only in the journal: backfill from the journal is "
+                         "not built yet");
+        return RTR_STS_OK;
+    }
+    bkd_pipe_restart(c, i, k);
+    q->mitt = p->next_n;
+    q->streaming = true;
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__ShadowStart st = RTR__SHADOW_START__INIT;
+    st.partition = p->name;
+    st.epoch = p->epoch;
+    st.mitt = q->mitt;
+    if (k + 1 < q->mitt) {
+        st.has_backfill_from = st.has_backfill_to = true;
+        st.backfill_from = k + 1;
+        st.backfill_to = q->mitt - 1;
+    }
+    env.body_case = RTR__ENVELOPE__BODY_SHADOW_START;
+    env.shadow_start = &st;
+    bkd_emit_send(c, BKD_SOCK_SHADOW, p->partner, &env);
+    RTR_LOG(CMN_LOG_NOTICE, "BKD-CATCHUP", "partition=%s member=%s from=%llu mitt=%llu", p->name,
+            p->partner, (unsigned long long)(k + 1), (unsigned long long)q->mitt);
+    return RTR_STS_OK;
+}
+
+rtr_status_t
+bkd_catchup_msg(bkd_core_t *c, uint32_t i, const Rtr__Envelope *env)
+{
+    bkd_part_t *p = &c->parts[i];
+
+    switch (env->body_case) {
+    case RTR__ENVELOPE__BODY_SHADOW_HELLO:
+        if (p->role != BKD_ROLE_PRIMARY)
+            break;
+        return cu_on_hello(c, i, env->shadow_hello);
+    case RTR__ENVELOPE__BODY_SHADOW_TRUNCATE:
+        if (p->role != BKD_ROLE_MEMBER)
+            break;
+        return cu_on_truncate(c, i, env->shadow_truncate);
+    case RTR__ENVELOPE__BODY_SHADOW_START:
+        if (p->role != BKD_ROLE_MEMBER)
+            break;
+        return cu_on_start(c, i, env->shadow_start);
+    default:
+        break;
+    }
+    c->ctr.shadow_unexpected++;
+    return RTR_STS_INVARG;
+}
+
+bool
+bkd_catchup_ready(const bkd_core_t *c, uint32_t i)
+{
+    const bkd_part_t *p = &c->parts[i];
+    const bkd_pipe_t *q = p->pipe;
+    return q != NULL && q->streaming && p->partner_up && q->mitt != 0 && q->acked + 1 >= q->mitt;
+}
+
+/* ---- demotion ------------------------------------------------------------------------------- */
+
+void
+bkd_demote(bkd_core_t *c, uint32_t i)
+{
+    bkd_part_t *p = &c->parts[i];
+    bkd_tx_t *next;
+
+    /* what is undecided here is not this backend's to decide any more: its servers roll it
+     * back; the clients resolve by TID with the primary */
+    for (bkd_tx_t *tx = c->first; tx != NULL; tx = next) {
+        next = tx->next;
+        if (tx->part != i || tx->shadow)
+            continue;
+        if (tx->state == BKD_TX_QUEUED || tx->state == BKD_TX_ACTIVE ||
+            tx->state == BKD_TX_HARDENING ||
+            (tx->uncertain && tx->state != BKD_TX_DONE && tx->state != BKD_TX_COMMITTED)) {
+            bkd_pipe_unlist(c, tx);
+            bkd_hard_remove(c, tx);
+            bkd_decide_abort(c, tx, RTR_STS_FENCED, 0, !tx->vreq);
+        }
+    }
+    bkd_pipe_free(&p->pipe);
+    if (p->shd == NULL)
+        p->shd = bkd_shd_new(p->next_n - 1);
+    RTR_ASSERT(p->shd != NULL);
+    p->role = BKD_ROLE_MEMBER;
+    p->reg.resumed_epoch = 0;
+    p->reg.lease_until = 0;
+    RTR_LOG(CMN_LOG_WARNING, "BKD-DEMOTED", "partition=%s last_n=%llu applied=%llu", p->name,
+            (unsigned long long)(p->next_n - 1), (unsigned long long)p->applied_n);
+}
