@@ -699,3 +699,29 @@ Test(bkd_shadow, a_restarted_primary_waits_for_the_partner_before_replaying)
     /* the member ran the transaction exactly once */
     cr_assert_eq(W.n[1].delivered, 1);
 }
+
+Test(bkd_shadow, agreed_point_from_two_epoch_histories)
+{
+    Rtr__EpochStart a = RTR__EPOCH_START__INIT, b = RTR__EPOCH_START__INIT,
+                    d = RTR__EPOCH_START__INIT, e = RTR__EPOCH_START__INIT;
+    a.epoch = 2, a.first_n = 1; /* both start in epoch 2 */
+    b.epoch = 3, b.first_n = 6; /* the primary took epoch 3 at 6 */
+    d.epoch = 4, d.first_n = 10;
+    e.epoch = 3, e.first_n = 10;
+    Rtr__EpochStart *p1[] = { &a, &b }, *m1[] = { &a };
+    /* the member holds 6..8 of epoch 2 that the primary lost: agree up to 5 */
+    cr_assert_eq(bkd_agreed_point(p1, 2, 12, m1, 1, 8), 5);
+    /* the same history: the shorter journal's end */
+    cr_assert_eq(bkd_agreed_point(p1, 2, 12, p1, 2, 9), 9);
+    cr_assert_eq(bkd_agreed_point(p1, 2, 7, p1, 2, 9), 7);
+    /* diverged at 10 (epochs 4 and 3 both start there): 9 */
+    Rtr__EpochStart *p2[] = { &a, &e }, *m2[] = { &a, &d };
+    cr_assert_eq(bkd_agreed_point(p2, 2, 12, m2, 2, 12), 9);
+    /* an empty member, and histories with nothing in common */
+    cr_assert_eq(bkd_agreed_point(p1, 2, 12, NULL, 0, 0), 0);
+    Rtr__EpochStart f = RTR__EPOCH_START__INIT;
+    f.epoch = 1, f.first_n = 1;
+    Rtr__EpochStart *m3[] = { &f };
+    Rtr__EpochStart *p3[] = { &a };
+    cr_assert_eq(bkd_agreed_point(p3, 1, 5, m3, 1, 5), 0);
+}
