@@ -45,6 +45,8 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
     c->incarnation = cfg->incarnation;
     c->keylen = cfg->keylen;
     c->max_frame = cfg->max_frame;
+    /* register request ids differ between incarnations too (a router keeps replies) */
+    c->reg_req_ids = (cfg->incarnation & 0xffffffffull) << 32;
     c->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 500;
     c->failure_timeout_ms = cfg->failure_timeout_ms ? cfg->failure_timeout_ms : 2000;
     c->lease_ms = cfg->lease_ms ? cfg->lease_ms : 2 * c->failure_timeout_ms;

@@ -51,8 +51,9 @@
  *     value unchanged (so the reply always carries a committed value) and answers EXISTS.
  *   - No value anywhere (never bootstrapped): everything but BOOTSTRAP answers NOTFOUND without
  *     an accept phase; BOOTSTRAP on an existing value answers EXISTS.
- *   - Duplicate requests (same requester and req_id) get the same reply again (the last
- *     RTD_REG_REPLAYS replies are kept); one still in progress is not queued twice.
+ *   - Duplicate requests (same requester, process incarnation and req_id) get the same reply
+ *     again (the last RTD_REG_REPLAYS replies are kept); one still in progress is not queued
+ *     twice. A restarted requester's req_id 1 is a new request.
  *
  * Change functions (precondition: partition P exists, is shadowed, and its epoch in the value
  * equals expected_epoch; every success sets epoch + 1 and version + 1):

@@ -352,16 +352,18 @@ reg_hold(rtd_reg_t *r, uint64_t ticket, size_t to, Rtr__Envelope *env)
     }
     size_t len = rtr__envelope__get_packed_size(env);
     uint8_t *buf = malloc(len + 1);
-    reg_held_t *v = r->nheld == r->capheld
-                        ? realloc(r->held, (r->capheld ? r->capheld * 2 : 8) * sizeof *v)
-                        : r->held;
-    if (buf == NULL || v == NULL) {
-        free(buf);
+    if (buf == NULL)
         return; /* the reply is lost: the proposer times out and retries */
+    if (r->nheld == r->capheld) {
+        size_t cap = r->capheld ? r->capheld * 2 : 8;
+        reg_held_t *v = realloc(r->held, cap * sizeof *v);
+        if (v == NULL) {
+            free(buf);
+            return;
+        }
+        r->held = v;
+        r->capheld = cap; /* whether realloc moved the block or grew it in place */
     }
-    if (v != r->held || r->capheld == 0)
-        r->capheld = r->capheld ? r->capheld * 2 : 8;
-    r->held = v;
     rtr__envelope__pack(env, buf);
     r->held[r->nheld].ticket = ticket;
     r->held[r->nheld].to = to;
@@ -472,6 +474,7 @@ reg_reply(rtd_reg_t *r, reg_req_t *rq, rtr_status_t sts, const Rtr__RegisterValu
         slot->len = len;
         slot->from = rq->from;
         slot->req_id = rq->msg->req_id;
+        slot->incarnation = rq->incarnation;
     }
 }
 
@@ -1401,8 +1404,8 @@ rtd_reg_on_request(rtd_reg_t *r, uint64_t now_ms, rtd_sock_t sock, const rtd_id_
     /* a duplicate: the same reply again, or nothing while it runs */
     for (size_t i = 0; i < RTD_REG_REPLAYS; i++) {
         reg_replay_t *s = &r->replays[i];
-        if (s->buf != NULL && s->req_id == m->req_id && s->from.len == to->len &&
-            memcmp(s->from.bytes, to->bytes, to->len) == 0) {
+        if (s->buf != NULL && s->req_id == m->req_id && s->incarnation == env->incarnation &&
+            s->from.len == to->len && memcmp(s->from.bytes, to->bytes, to->len) == 0) {
             r->ctr.duplicates++;
             Rtr__Envelope *e = rtr__envelope__unpack(NULL, s->len, s->buf);
             if (e != NULL) {
@@ -1417,7 +1420,8 @@ rtd_reg_on_request(rtd_reg_t *r, uint64_t now_ms, rtd_sock_t sock, const rtd_id_
     }
     for (size_t i = 0; i <= r->nqueue; i++) {
         reg_req_t *q = i < r->nqueue ? r->queue[i] : r->cur;
-        if (q != NULL && !q->internal && q->msg->req_id == m->req_id && q->from.len == to->len &&
+        if (q != NULL && !q->internal && q->msg->req_id == m->req_id &&
+            q->incarnation == env->incarnation && q->from.len == to->len &&
             memcmp(q->from.bytes, to->bytes, to->len) == 0) {
             r->ctr.duplicates++;
             goto done;
@@ -1430,6 +1434,7 @@ rtd_reg_on_request(rtd_reg_t *r, uint64_t now_ms, rtd_sock_t sock, const rtd_id_
     }
     rq->sock = sock;
     rq->from = *to;
+    rq->incarnation = env->incarnation;
     rq->started_ms = now_ms;
     if (node != NULL) {
         snprintf(rq->node, sizeof rq->node, "%s", node);

@@ -39,6 +39,7 @@ typedef struct {
     bool internal;     /* the router's own READ: no reply message */
     bool learner_read; /* the learner's READ through the others */
     uint64_t started_ms;
+    uint64_t incarnation; /* the requester process's (duplicates are per incarnation) */
     Rtr__RegChange *msg;
 } reg_req_t;
 
@@ -46,6 +47,7 @@ typedef struct {
 typedef struct {
     rtd_id_t from;
     uint64_t req_id;
+    uint64_t incarnation;
     uint8_t *buf; /* packed Envelope; NULL = empty slot */
     size_t len;
 } reg_replay_t;

@@ -276,13 +276,15 @@ static uint8_t uuid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 1
 
 /* request - send a RegChange to router i from `node` (NULL: rtrcli) and return its reply (or
  * NULL when none came). m's req_id is set here. */
+static uint64_t req_inc = 1; /* the requester's process incarnation */
+
 static const Rtr__RegChangeReply *
 request(size_t i, const char *node, Rtr__RegChange *m)
 {
     Rtr__Envelope env;
     rtd_id_t id;
     rtr__envelope__init(&env);
-    wire_envelope_init(&env, node != NULL ? node : "a-1", 0, 1,
+    wire_envelope_init(&env, node != NULL ? node : "a-1", 0, req_inc,
                        node != NULL ? RTR__ROLE__ROLE_BACKEND : RTR__ROLE__ROLE_ADMIN);
     if (m->req_id == 0)
         m->req_id = ++W.req_id;
@@ -636,6 +638,15 @@ Test(rtd_reg, duplicate_requests_get_the_same_reply)
     cr_assert_eq(rep->status, RTR_STS_OK, "the duplicate was applied again: %s",
                  rtr_status_name(rep->status));
     cr_assert_eq(rep->value->version, 2);
+    cr_assert_eq(rtd_reg_counters(W.r[0])->duplicates, 1);
+    /* the same req_id from a restarted requester is a new request */
+    req_inc = 2;
+    m.kind = RTR__REG_KIND__REG_ADD;
+    m.expected_epoch = 2;
+    rep = request(0, "be1", &m);
+    req_inc = 1;
+    cr_assert_eq(rep->status, RTR_STS_OK, "%s", rtr_status_name(rep->status));
+    cr_assert_eq(rep->value->version, 3);
     cr_assert_eq(rtd_reg_counters(W.r[0])->duplicates, 1);
 }
 
