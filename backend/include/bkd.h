@@ -16,6 +16,9 @@
  *   BKD_ACT_JOURNAL_TRUNCATE   delete partition `part`'s records above `n` and store `meta` (its
  *                              history cut there) in the same journal batch; core ticket
  *                              `ticket` (a member rejoining its primary, shadow-protocol §6)
+ *   BKD_ACT_JOURNAL_READ       read partition `part`'s records n .. to_n (ascending, at most
+ *                              about max_bytes of them) and give them to
+ *                              bkd_core_records_read (a catching-up member's backfill)
  *   BKD_ACT_ARM_TIMER          call bkd_core_timer at `deadline_ms` (monotonic) or earlier
  * Core tickets number the journal actions 1, 2, 3, ... in the order they are queued. The
  * shell submits journal actions in that order and reports bkd_core_journal_hardened(t) once
@@ -100,15 +103,19 @@ typedef struct {
     size_t max_frame;      /* largest frame to build (RecordBatch); 0 = WIRE_MAX_FRAME_DEFAULT */
     /* the facility register (shadowed partitions only; docs/shadow-protocol.md §5) */
     size_t nrouters;
-    const char *const *routers;   /* router names in config order (copied) */
-    uint32_t heartbeat_ms;        /* lease requests; 0 = 500 */
-    uint32_t failure_timeout_ms;  /* a silent partner is lost; 0 = 2000 */
-    uint32_t lease_ms;            /* 0 = 2 x failure_timeout_ms */
-    uint32_t lease_margin_ms;     /* 0 = lease_ms / 10 */
-    uint32_t shadow_lag_ms;       /* oldest unacked record older than this: shrink; 0 = failure */
-    uint32_t register_timeout_ms; /* 0 = 500 */
-    uint32_t deny_reject_ms;      /* remember = deny, stalled this long: new transactions are
-                                   * refused RTR_STS_NOSHADOW; 0 = 2 x failure_timeout_ms */
+    const char *const *routers;    /* router names in config order (copied) */
+    uint32_t heartbeat_ms;         /* lease requests; 0 = 500 */
+    uint32_t failure_timeout_ms;   /* a silent partner is lost; 0 = 2000 */
+    uint32_t lease_ms;             /* 0 = 2 x failure_timeout_ms */
+    uint32_t lease_margin_ms;      /* 0 = lease_ms / 10 */
+    uint32_t shadow_lag_ms;        /* oldest unacked record older than this: shrink; 0 = failure */
+    uint32_t register_timeout_ms;  /* 0 = 500 */
+    uint64_t shadow_window_bytes;  /* unacked records kept in memory for an absent partner;
+                                    * above it the oldest are read back from the journal when
+                                    * it returns; 0 = 8 MiB */
+    uint64_t catchup_window_bytes; /* one journal read of a backfill; 0 = 4 MiB */
+    uint32_t deny_reject_ms;       /* remember = deny, stalled this long: new transactions are
+                                    * refused RTR_STS_NOSHADOW; 0 = 2 x failure_timeout_ms */
 #ifdef RTR_SIM
     bool test_broken_commit_rule; /* the simulator's switch: step 6 skips the partner's ack */
 #endif
@@ -129,6 +136,7 @@ typedef enum {
     BKD_ACT_ARM_TIMER,
     BKD_ACT_JOURNAL_META,
     BKD_ACT_JOURNAL_TRUNCATE,
+    BKD_ACT_JOURNAL_READ,
 } bkd_action_kind_t;
 
 typedef struct {
@@ -146,6 +154,8 @@ typedef struct {
     Rtr__TxState state;      /* SET_STATE */
     uint64_t moved_to;       /* SET_STATE, TX_MOVED */
     uint64_t deadline_ms;    /* ARM_TIMER */
+    uint64_t to_n;           /* JOURNAL_READ: last n wanted */
+    uint64_t max_bytes;      /* JOURNAL_READ: stop after about this many bytes */
 } bkd_action_t;
 
 /* The life of a transaction in the core. */
@@ -186,6 +196,8 @@ typedef struct {
     uint64_t tx_noshadow;         /* new transactions refused: remember = deny, stalled */
     uint64_t shadow_hellos;       /* handshakes a member started */
     uint64_t shadow_truncations;  /* member journals cut back to the agreed point */
+    uint64_t backfill_reads, backfill_records; /* journal reads for a catching-up member */
+    uint64_t window_dropped; /* records dropped from memory for an absent partner */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */
@@ -256,6 +268,13 @@ rtr_status_t bkd_core_tx_settle(bkd_core_t *c, const cmn_tid_t *tid, bool retry)
  * RTR_STS_INVARG for another body, a partition this backend does not share with `partner`, or
  * a frame its role does not take (counted in shadow_unexpected, nothing applied). */
 rtr_status_t bkd_core_shadow_msg(bkd_core_t *c, const char *partner, const Rtr__Envelope *env);
+
+/* bkd_core_records_read - the answer to BKD_ACT_JOURNAL_READ: n records of partition `part`
+ * in ascending CSN order, each packed (bufs[i], lens[i]) with its CSN ns[i]; all borrowed for
+ * the call. n = 0 or sts != RTR_STS_OK: none could be read (logged; the backfill is tried
+ * again at the next resend period). */
+void bkd_core_records_read(bkd_core_t *c, uint32_t part, rtr_status_t sts, size_t n,
+                           const uint64_t *ns, uint8_t *const *bufs, const size_t *lens);
 
 /* bkd_core_partner_up - shadow partner `partner` is connected with process `incarnation` (its
  * first frame, or the first of a new incarnation). A new incarnation restarted: the primary

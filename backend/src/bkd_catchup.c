@@ -10,10 +10,10 @@
  *   both histories name the same epoch (one primary per epoch, and a member takes an epoch's
  *   records only from that primary: equal epochs at n mean equal prefixes up to n).
  * - One ordered stream: after ShadowStart the primary sends every record from k + 1 on, in
- *   order, from its in-memory window (bkd_pipe). A REMEMBER primary keeps every record its
- *   partner has not acked in that window, so a member that was away catches up from memory;
- *   what is no longer in memory would have to be read back from the journal, which is not built
- *   yet: the member is told RESEED with the reason and waits (state shd_out).
+ *   order. What is no longer in its memory window (bkd_pipe keeps at most shadow_window_bytes
+ *   for an absent partner) is read back from its journal first (BKD_ACT_JOURNAL_READ, one
+ *   read of catchup_window_bytes at a time, the next once the last is acked), then the window's
+ *   records follow. New records keep going into the window meanwhile.
  * - The primary never waits for a catching-up member: it is not in the in-sync set, so step 6
  *   does not need its ack (REMEMBER); once its ack reaches the mitt (the first CSN assigned
  *   after the start), ADD puts it back in the in-sync set (ACTIVE / SECONDARY).
@@ -241,15 +241,16 @@ cu_on_hello(bkd_core_t *c, uint32_t i, const Rtr__ShadowHello *h)
         cu_send_truncate(c, i, RTR_STS_OK, k, 0, NULL);
         return RTR_STS_OK;
     }
-    /* the stream starts at k + 1: is everything from there still in memory? */
+    /* the stream starts at k + 1; what is no longer in memory is read back from the journal */
     uint64_t first = q->count > 0 ? q->out[q->head].n : p->next_n;
-    if (first > k + 1) {
-        cu_send_truncate(c, i, RTR_STS_RESEED, k, first,
-                         "older records are only in the journal: backfill from the journal is "
-                         "not built yet");
-        return RTR_STS_OK;
-    }
     bkd_pipe_restart(c, i, k);
+    q->bf_reading = false;
+    if (first > k + 1) {
+        q->bf_next = k + 1;
+        q->bf_end = first - 1;
+    } else {
+        q->bf_next = q->bf_end = 0;
+    }
     q->mitt = p->next_n;
     q->streaming = true;
     Rtr__Envelope env = RTR__ENVELOPE__INIT;

@@ -45,6 +45,8 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
     c->incarnation = cfg->incarnation;
     c->keylen = cfg->keylen;
     c->max_frame = cfg->max_frame;
+    c->shadow_window_bytes = cfg->shadow_window_bytes ? cfg->shadow_window_bytes : 8u << 20;
+    c->catchup_window_bytes = cfg->catchup_window_bytes ? cfg->catchup_window_bytes : 4u << 20;
     /* register request ids differ between incarnations too (a router keeps replies) */
     c->reg_req_ids = (cfg->incarnation & 0xffffffffull) << 32;
     c->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 500;

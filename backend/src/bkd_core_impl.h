@@ -119,8 +119,11 @@ typedef struct {
     bkd_tx_t *cover_head, *cover_tail;
     bool diverged;
     char out_reason[128];
-    bool streaming; /* the partner handshook: records go to it (register mode) */
-    uint64_t mitt;  /* the first CSN assigned after its stream started (0: none) */
+    bool streaming;           /* the partner handshook: records go to it (register mode) */
+    uint64_t mitt;            /* the first CSN assigned after its stream started (0: none) */
+    uint64_t bf_next, bf_end; /* backfill from the journal: next n to read .. last (none when
+                               * bf_next > bf_end) */
+    bool bf_reading;
 } bkd_pipe_t;
 
 /* Member side (bkd_shadow.c): one record received from the primary, not yet executed. */
@@ -247,6 +250,7 @@ struct bkd_core {
     uint64_t now_ms, wall_ms;
     uint64_t jnlfull_until;
     size_t max_frame;
+    uint64_t shadow_window_bytes, catchup_window_bytes;
     char **routers_reg; /* the facility's routers (register requests, leases) */
     size_t nrouters_reg;
     uint32_t heartbeat_ms, failure_timeout_ms, lease_ms, lease_margin_ms, shadow_lag_ms,

@@ -365,6 +365,69 @@ bkd_run_journal(bkd_backend_t *b, bkd_action_t *a)
     }
 }
 
+/* bkd_read_ctx_t - the records one BKD_ACT_JOURNAL_READ collects (packed copies). */
+typedef struct {
+    uint64_t max_bytes, bytes;
+    size_t n, cap;
+    uint64_t *ns;
+    uint8_t **bufs;
+    size_t *lens;
+    rtr_status_t sts;
+} bkd_read_ctx_t;
+
+static int
+bkd_read_one(void *arg, const jrn_entry_t *e)
+{
+    bkd_read_ctx_t *r = arg;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        uint64_t *ns = realloc(r->ns, cap * sizeof(*ns));
+        if (ns != NULL)
+            r->ns = ns;
+        uint8_t **bufs = realloc(r->bufs, cap * sizeof(*bufs));
+        if (bufs != NULL)
+            r->bufs = bufs;
+        size_t *lens = realloc(r->lens, cap * sizeof(*lens));
+        if (lens != NULL)
+            r->lens = lens;
+        if (ns == NULL || bufs == NULL || lens == NULL) {
+            r->sts = RTR_STS_NOMEM;
+            return 1;
+        }
+        r->cap = cap;
+    }
+    if (wire_encode(&e->rec->base, 0, &buf, &len) != RTR_STS_OK) {
+        r->sts = RTR_STS_NOMEM;
+        return 1;
+    }
+    r->ns[r->n] = e->rec->n;
+    r->bufs[r->n] = buf;
+    r->lens[r->n] = len;
+    r->n++;
+    r->bytes += len;
+    return r->bytes >= r->max_bytes;
+}
+
+/* bkd_run_read - a catching-up member's backfill: read, hand to the core, free. */
+static void
+bkd_run_read(bkd_backend_t *b, const bkd_action_t *a)
+{
+    bkd_read_ctx_t r = { .max_bytes = a->max_bytes ? a->max_bytes : 1, .sts = RTR_STS_OK };
+    rtr_status_t sts = jrn_scan(b->jrn, b->part_ids[a->part], a->n, a->to_n, bkd_read_one, &r);
+
+    if (sts == RTR_STS_OK)
+        sts = r.sts;
+    bkd_core_records_read(b->core, a->part, sts, r.n, r.ns, r.bufs, r.lens);
+    for (size_t i = 0; i < r.n; i++)
+        free(r.bufs[i]);
+    free(r.ns);
+    free(r.bufs);
+    free(r.lens);
+}
+
 void
 bkd_net_run_actions(bkd_backend_t *b)
 {
@@ -384,6 +447,10 @@ bkd_net_run_actions(bkd_backend_t *b)
         case BKD_ACT_JOURNAL_TRUNCATE:
             if (!b->stop)
                 bkd_run_journal(b, &a);
+            break;
+        case BKD_ACT_JOURNAL_READ:
+            if (!b->stop)
+                bkd_run_read(b, &a);
             break;
         case BKD_ACT_ARM_TIMER:
             if (a.deadline_ms < b->core_deadline_ms)

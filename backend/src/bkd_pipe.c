@@ -115,6 +115,16 @@ bkd_pipe_add(bkd_core_t *c, uint32_t part, uint64_t n, uint8_t *buf, size_t len)
     *bkd_out_at(q, q->count) = (bkd_out_t){ n, buf, len, false };
     q->count++;
     q->out_bytes += len;
+    /* an absent partner: keep at most the window in memory; the rest is in the journal and is
+     * read back when it returns (bkd_catchup.c) */
+    while (!q->streaming && q->out_bytes > c->shadow_window_bytes && q->count > 1) {
+        bkd_out_t *o = bkd_out_at(q, 0);
+        q->out_bytes -= o->len;
+        free(o->buf);
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+        c->ctr.window_dropped++;
+    }
 }
 
 void
@@ -311,6 +321,8 @@ bkd_pipe_msg(bkd_core_t *c, uint32_t part, const Rtr__Envelope *env)
         if (a->has_nack_from) {
             c->ctr.shadow_nacks_recv++;
             bkd_pipe_resend_from(c, q, a->nack_from);
+            if (q->bf_end != 0 && a->nack_from <= q->bf_end && a->nack_from < q->bf_next)
+                q->bf_next = a->nack_from; /* read that part of the backfill again */
         }
         return RTR_STS_OK;
     }
@@ -396,6 +408,47 @@ bkd_frame_batch(bkd_core_t *c, const Rtr__RecordBatch *hdr, const bkd_out_t *con
 }
 
 /* bkd_pipe_send - one batch to the partner: the header, the state changes, records[0..n). */
+static void bkd_pipe_send(bkd_core_t *c, uint32_t part, const bkd_out_t *const *recs, size_t n,
+                          bool changes);
+
+void
+bkd_core_records_read(bkd_core_t *c, uint32_t part, rtr_status_t sts, size_t n, const uint64_t *ns,
+                      uint8_t *const *bufs, const size_t *lens)
+{
+    bkd_pipe_t *q = part < c->nparts ? c->parts[part].pipe : NULL;
+    const bkd_out_t *batch[512];
+    bkd_out_t outs[512];
+    size_t k = 0, bytes = 0;
+    size_t limit = (c->max_frame ? c->max_frame : WIRE_MAX_FRAME_DEFAULT) / 2;
+
+    if (q == NULL || !q->bf_reading)
+        return; /* the partition changed hands or the stream restarted meanwhile */
+    q->bf_reading = false;
+    if (sts != RTR_STS_OK || n == 0 || ns[0] != q->bf_next) {
+        RTR_LOG(CMN_LOG_ERR, "BKD-BACKFILL", "partition=%s from=%llu sts=%s got=%zu first=%llu",
+                c->parts[part].name, (unsigned long long)q->bf_next, rtr_status_name(sts), n,
+                (unsigned long long)(n ? ns[0] : 0));
+        return; /* tried again after resend_ms */
+    }
+    for (size_t i = 0; i < n && ns[i] <= q->bf_end; i++) {
+        if (i > 0 && ns[i] != ns[i - 1] + 1)
+            break; /* a hole: the rest is read again */
+        if (k == 512 || (k > 0 && bytes + lens[i] > limit)) {
+            bkd_pipe_send(c, part, batch, k, false);
+            k = 0;
+            bytes = 0;
+        }
+        outs[k] = (bkd_out_t){ ns[i], bufs[i], lens[i], true };
+        batch[k] = &outs[k];
+        k++;
+        bytes += lens[i] + 12;
+        q->bf_next = ns[i] + 1;
+        c->ctr.backfill_records++;
+    }
+    if (k > 0)
+        bkd_pipe_send(c, part, batch, k, false);
+}
+
 static void
 bkd_pipe_send(bkd_core_t *c, uint32_t part, const bkd_out_t *const *recs, size_t n, bool changes)
 {
@@ -460,6 +513,28 @@ bkd_pipe_flush(bkd_core_t *c, uint32_t part)
 
     if (!q->streaming)
         return; /* the partner has not handshaken (or is gone): records wait in memory */
+    if (q->bf_end != 0 && q->acked >= q->bf_end)
+        q->bf_end = q->bf_next = 0; /* the backfill is acked: only the live stream is left */
+    if (q->bf_next <= q->bf_end && q->bf_end != 0) {
+        /* backfill first, one journal read at a time, the next once the last is acked */
+        if (!q->bf_reading && q->acked + 1 >= q->bf_next) {
+            bkd_action_t a;
+            memset(&a, 0, sizeof(a));
+            a.kind = BKD_ACT_JOURNAL_READ;
+            a.part = part;
+            a.n = q->bf_next;
+            a.to_n = q->bf_end;
+            a.max_bytes = c->catchup_window_bytes;
+            q->bf_reading = true;
+            c->ctr.backfill_reads++;
+            bkd_push_action(c, &a);
+        }
+        if (q->armed_ms != q->last_progress_ms + c->resend_ms) {
+            q->armed_ms = q->last_progress_ms + c->resend_ms;
+            bkd_emit_timer(c, q->armed_ms);
+        }
+        return;
+    }
     for (size_t i = 0; i < q->count; i++) {
         bkd_out_t *o = bkd_out_at(q, i);
         if (o->sent)
@@ -487,10 +562,14 @@ bkd_pipe_timer(bkd_core_t *c, uint32_t part)
 {
     bkd_pipe_t *q = c->parts[part].pipe;
 
-    if (q->count == 0 || c->now_ms < q->last_progress_ms + c->resend_ms)
+    if ((q->count == 0 && q->bf_end == 0) || c->now_ms < q->last_progress_ms + c->resend_ms)
         return;
     /* no progress for a whole resend period: the tail may be lost (nothing after it reveals
      * the gap), so send everything unacked again */
     bkd_pipe_resend_from(c, q, 0);
+    if (q->bf_end != 0 && q->bf_next <= q->bf_end + 1 && q->acked + 1 < q->bf_next) {
+        q->bf_next = q->acked + 1; /* the backfill's tail too */
+        q->bf_reading = false;
+    }
     q->last_progress_ms = c->now_ms;
 }
