@@ -266,6 +266,15 @@ bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b)
     for (size_t i = 0; i < b->n_records; i++) {
         const Rtr__JournalRecord *r = b->records[i];
         if (r->n < s->expect) {
+            const bkd_srec_t *held = bkd_srec_find(s, r->n);
+            if (held != NULL && held->rec != NULL &&
+                (held->rec->epoch != r->epoch || held->rec->tid.len != r->tid.len ||
+                 memcmp(held->rec->tid.data, r->tid.data, r->tid.len) != 0)) {
+                /* another record at a CSN this member holds: the histories differ and no
+                 * handshake cut them back (a protocol violation, never silently dropped) */
+                bkd_shd_out(c, part, r->n, "a different record at a held CSN");
+                return RTR_STS_OK;
+            }
             c->ctr.shadow_dups++;
             s->sent_hardened = 0; /* repeat the position at the next flush */
             continue;

@@ -726,3 +726,32 @@ Test(bkd_shadow, agreed_point_from_two_epoch_histories)
     Rtr__EpochStart *p3[] = { &a };
     cr_assert_eq(bkd_agreed_point(p3, 1, 5, m3, 1, 5), 0);
 }
+
+Test(bkd_shadow, a_different_record_at_a_held_csn_takes_the_member_out)
+{
+    W.n[0].auto_harden = false; /* the member holds record 1, unexecuted */
+    tx(1, "a");
+    settle();
+    cr_assert_eq(W.n[1].appends, 1);
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__RecordBatch b = RTR__RECORD_BATCH__INIT;
+    Rtr__JournalRecord r = RTR__JOURNAL_RECORD__INIT, *rp = &r;
+    uint8_t tid[16] = { 9 };
+    r.epoch = 4; /* another epoch's record 1 */
+    r.n = 1;
+    r.tid.data = tid;
+    r.tid.len = 16;
+    r.state = RTR__TX_STATE__TX_VOTED;
+    b.partition = "P";
+    b.n_records = 1;
+    b.records = &rp;
+    wire_envelope_init(&env, "be1", 0, 10, RTR__ROLE__ROLE_BACKEND);
+    env.body_case = RTR__ENVELOPE__BODY_RECORDS;
+    env.records = &b;
+    cr_assert_eq(bkd_core_shadow_msg(W.n[1].c, "be1", &env), RTR_STS_OK);
+    sh_drain(1);
+    bkd_part_info_t p1 = info(1);
+    cr_assert_str_eq(p1.state, "shd_out");
+    cr_assert_not_null(strstr(p1.out_reason, "a different record at a held CSN"), "%s",
+                       p1.out_reason);
+}
