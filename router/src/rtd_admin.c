@@ -4,7 +4,8 @@
  * Every answer is {"title": ..., "columns": [...], "rows": [[...], ...]} plus scalar top-level
  * fields (the brief's convention; rtrcli renders the columns as a table and the scalars as
  * "key: value" lines). Commands: "show router", "show facility", "show partition",
- * "show transaction" [TID], "show counters". Read-only: no command changes the router.
+ * "show transaction" [TID], "show counters", "show register". Read-only: no command changes
+ * the router.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,8 @@ rtd_counter(json_t *o, const char *name, uint64_t v)
     rtd_row_add(o, json_pack("[s, I]", name, (json_int_t)v));
 }
 
+static json_t *rtd_reg_counters_json(rtd_router_t *r);
+
 static json_t *
 rtd_show_counters(rtd_router_t *r)
 {
@@ -201,6 +204,17 @@ rtd_show_counters(rtd_router_t *r)
     rtd_counter(o, "tx_active", ntx);
     rtd_counter(o, "tx_voting", voting);
     rtd_counter(o, "admin_requests", r->admin_requests);
+    if (r->reg != NULL) {
+        json_t *rc = rtd_reg_counters_json(r);
+        const char *key;
+        json_t *val;
+        json_object_foreach(rc, key, val)
+        {
+            snprintf(name, sizeof name, "register.%s", key);
+            rtd_counter(o, name, (uint64_t)json_integer_value(val));
+        }
+        json_decref(rc);
+    }
     for (int s = 0; s < RTD_SOCK__COUNT; s++) {
         const wire_counters_t *w = &r->wire[s];
         const rtd_sock_counters_t *k = &r->sctr[s];
@@ -227,6 +241,154 @@ rtd_show_counters(rtd_router_t *r)
     return o;
 }
 
+/* rtd_ballot - "counter.router" text of a ballot ("-" for none). */
+static json_t *
+rtd_ballot(bool has, uint64_t c, uint32_t node)
+{
+    char b[48];
+
+    if (!has || (c == 0 && node == 0))
+        return json_string("-");
+    snprintf(b, sizeof b, "%llu.%u", (unsigned long long)c, node);
+    return json_string(b);
+}
+
+static json_t *
+rtd_hex(const uint8_t *p, size_t n)
+{
+    char b[2 * 32 + 1];
+
+    if (n > 32)
+        n = 32;
+    for (size_t i = 0; i < n; i++)
+        snprintf(b + 2 * i, 3, "%02x", p[i]);
+    b[2 * n] = '\0';
+    return json_string(b);
+}
+
+/* rtd_reg_links - {"r2": "up", "r3": "down", "r1": "this"}: the router links by liveness. */
+static json_t *
+rtd_reg_links(rtd_router_t *r, uint64_t now)
+{
+    json_t *o = json_object();
+
+    for (size_t i = 0; i < r->fac->nrouters; i++) {
+        const rtd_rlink_t *l = &r->links[i];
+        const char *st = i == r->self_idx ? "this"
+                         : l->last_seen_ms != 0 && now - l->last_seen_ms <
+                                                       (uint64_t)r->fac->settings.failure_timeout_ms
+                             ? "up"
+                             : "down";
+        json_object_set_new(o, l->cfg->name, json_string(st));
+    }
+    return o;
+}
+
+/* rtd_reg_counters_json - the register counters (core and shell) as one object. */
+static json_t *
+rtd_reg_counters_json(rtd_router_t *r)
+{
+    const rtd_reg_counters_t *c = rtd_reg_counters(r->reg);
+    json_t *o = json_object();
+
+#define RTD_RC(f) json_object_set_new(o, #f, json_integer((json_int_t)c->f))
+    RTD_RC(requests);
+    RTD_RC(duplicates);
+    RTD_RC(rounds);
+    RTD_RC(round_retries);
+    RTD_RC(commits);
+    RTD_RC(changes);
+    RTD_RC(refused);
+    RTD_RC(promises);
+    RTD_RC(accepts);
+    RTD_RC(nacks);
+    RTD_RC(not_voting);
+    RTD_RC(foreign_uuid);
+    RTD_RC(invalid);
+    RTD_RC(queue_full);
+    RTD_RC(leases_granted);
+    RTD_RC(leases_refused);
+    RTD_RC(learned);
+#undef RTD_RC
+    json_object_set_new(o, "store_writes", json_integer((json_int_t)r->store_writes));
+    json_object_set_new(o, "requests_in", json_integer((json_int_t)r->reg_requests_in));
+    json_object_set_new(o, "router_frames_in", json_integer((json_int_t)r->reg_router_in));
+    json_object_set_new(o, "learn_sent", json_integer((json_int_t)r->reg_learn_sent));
+    json_object_set_new(o, "router_unknown", json_integer((json_int_t)r->router_bad));
+    return o;
+}
+
+/* rtd_reg_row - one shadowed partition: its role in v (NULL: not in the value) and the last
+ * lease grant of this router. */
+static json_t *
+rtd_reg_row(rtd_router_t *r, size_t i, const Rtr__PartitionRole *pr, uint64_t now)
+{
+    uint64_t gepoch = 0, grant = rtd_reg_last_grant(r->reg, i, &gepoch);
+    json_t *in_sync = json_array();
+    json_t *age = grant != 0 ? json_integer((json_int_t)(now - grant)) : json_null();
+    json_t *ge = grant != 0 ? json_integer((json_int_t)gepoch) : json_null();
+
+    if (pr == NULL) {
+        json_decref(in_sync);
+        return json_pack("[s, n, n, n, n, n, n, n, o, o]", r->fac->partitions[i].name, age, ge);
+    }
+    for (size_t k = 0; k < pr->n_in_sync; k++)
+        json_array_append_new(in_sync, json_string(pr->in_sync[k]));
+    return json_pack("[s, I, s, o, s, I, I, s, o, o]", pr->partition, (json_int_t)pr->epoch,
+                     pr->primary, in_sync, pr->partner != NULL ? pr->partner : "-",
+                     (json_int_t)(pr->has_single_copy_from ? pr->single_copy_from : 0),
+                     (json_int_t)(pr->has_flags ? pr->flags : 0),
+                     pr->changed_by != NULL ? pr->changed_by : "-", age, ge);
+}
+
+/* rtd_show_register - "show register": this router's part in the facility register. */
+static json_t *
+rtd_show_register(rtd_router_t *r, rtr_status_t *sts)
+{
+    static const char *const cols[] = { "partition",   "epoch",      "primary",
+                                        "in_sync",     "partner",    "single_copy_from",
+                                        "flags",       "changed_by", "lease_age_ms",
+                                        "lease_epoch", NULL };
+    json_t *o;
+    uint64_t now = rtd_now_ms();
+
+    if (r->reg == NULL) {
+        *sts = RTR_STS_NOTFOUND;
+        return NULL;
+    }
+    o = rtd_json_table("Facility register", cols);
+    const Rtr__RegisterValue *v = rtd_reg_value(r->reg);
+    const Rtr__AcceptorState *a = rtd_reg_accepted(r->reg);
+    bool has_state =
+        a != NULL && ((a->has_facility_uuid && a->facility_uuid.len > 0) || a->value != NULL);
+    json_object_set_new(o, "node", json_string(r->self->name));
+    json_object_set_new(o, "mode", json_string(rtd_reg_mode_name(rtd_reg_mode(r->reg))));
+    json_object_set_new(o, "has_state", json_boolean(has_state));
+    json_object_set_new(o, "state", json_string(rtd_store_dir(r->store)));
+    json_object_set_new(o, "version",
+                        v != NULL ? json_integer((json_int_t)v->version) : json_null());
+    json_object_set_new(o, "facility_uuid",
+                        v != NULL ? rtd_hex(v->facility_uuid.data, v->facility_uuid.len)
+                                  : json_null());
+    json_object_set_new(o, "promised",
+                        a != NULL ? rtd_ballot(a->has_promised, a->promised, a->promised_node)
+                                  : json_string("-"));
+    json_object_set_new(
+        o, "accepted",
+        a != NULL ? rtd_ballot(a->has_accepted && a->value != NULL, a->accepted, a->accepted_node)
+                  : json_string("-"));
+    json_object_set_new(o, "accepted_version",
+                        a != NULL && a->value != NULL ? json_integer((json_int_t)a->value->version)
+                                                      : json_null());
+    json_object_set_new(o, "routers", rtd_reg_links(r, now));
+    json_object_set_new(o, "forced", json_integer(v != NULL ? (json_int_t)v->n_forced : 0));
+    json_object_set_new(o, "counters", rtd_reg_counters_json(r));
+    for (size_t i = 0; i < r->fac->npartitions; i++)
+        if (r->fac->partitions[i].secondary != NULL)
+            rtd_row_add(o, rtd_reg_row(r, i, rtd_reg_role(v, r->fac->partitions[i].name), now));
+    return o;
+}
+
 void
 rtd_admin_handle(rtd_router_t *r, const Rtr__AdminRequest *req, Rtr__AdminReply *reply)
 {
@@ -244,6 +406,8 @@ rtd_admin_handle(rtd_router_t *r, const Rtr__AdminRequest *req, Rtr__AdminReply 
         o = rtd_show_transaction(r, req, &sts);
     else if (strcmp(req->command, "show counters") == 0)
         o = rtd_show_counters(r);
+    else if (strcmp(req->command, "show register") == 0)
+        o = rtd_show_register(r, &sts);
     else
         sts = RTR_STS_INVARG;
     reply->status = (uint32_t)sts;
@@ -256,12 +420,16 @@ rtd_admin_handle(rtd_router_t *r, const Rtr__AdminRequest *req, Rtr__AdminReply 
         if (o == NULL && sts == RTR_STS_INVARG && strcmp(req->command, "show transaction") == 0)
             snprintf(buf, sizeof buf, "bad TID \"%s\" (expected <16 hex>.<counter>)",
                      req->n_args > 0 ? req->args[0] : "");
+        else if (sts == RTR_STS_NOTFOUND && strcmp(req->command, "show register") == 0)
+            snprintf(buf, sizeof buf,
+                     "facility %s has no shadowed partition: its routers run no register",
+                     r->fac->name);
         else if (sts == RTR_STS_NOTFOUND)
             snprintf(buf, sizeof buf, "no transaction %s on this router", req->args[0]);
         else
             snprintf(buf, sizeof buf,
                      "unknown command \"%s\" (router: show router | show facility | show "
-                     "partition | show transaction [TID] | show counters)",
+                     "partition | show transaction [TID] | show counters | show register)",
                      req->command);
         reply->error = strdup(buf);
     }

@@ -2,9 +2,13 @@
  * rtd_main.c - `rtr-router --config FILE --node NAME [--log FILE] [--log-level L]`.
  *
  * Start-up order: parse the command line, load the facility (no journal checks: a router has
- * none), find our router entry, open the log (role=router node=NAME), build the pure core, bind
- * the sockets, run the loop until SIGTERM/SIGINT. Exit 0 on a clean stop, 1 on bad arguments,
- * a bad config or a busy endpoint (with one clear line on stderr), 2 on a runtime failure.
+ * none), find our router entry, open the log (role=router node=NAME), build the pure core; when
+ * a partition is shadowed also open the acceptor store in routers[].state (locked: a second
+ * process on it is refused) and build the register core from what it holds; bind the sockets,
+ * run the loop until SIGTERM/SIGINT. A facility without shadowed partitions has no register:
+ * no store, no register core, no router links. Exit 0 on a clean stop, 1 on bad arguments, a
+ * bad config, a busy endpoint or a busy or unreadable store (with one clear line on stderr), 2
+ * on a runtime failure (a store write that failed included).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +20,9 @@
 static const char rtd_about[] =
     "The RTR router: routes each transaction by its key to the backend serving the key's\n"
     "partition and coordinates its commit (last-agent protocol). Keeps no durable state.\n"
-    "SIGTERM or SIGINT stops it cleanly. Admin: rtrcli on the router's admin endpoint (show\n"
-    "router | facility | partition | transaction [TID] | counters).";
+    "With shadowed partitions it is also an acceptor of the facility register, stored in its\n"
+    "state directory. SIGTERM or SIGINT stops it cleanly. Admin: rtrcli on the router's admin\n"
+    "endpoint (show router | facility | partition | transaction [TID] | counters | register).";
 
 /* rtd_load - load the facility and find this router; 0 or -1 with a message on stderr. */
 static int
@@ -40,6 +45,56 @@ rtd_load(rtd_router_t *r, const cmn_daemon_args_t *a)
                 a->node, r->fac->name);
         return -1;
     }
+    return 0;
+}
+
+/* rtd_shadowed - does the facility have a shadowed partition (and so a register)? */
+static bool
+rtd_shadowed(const cmn_facility_t *fac)
+{
+    for (size_t i = 0; i < fac->npartitions; i++)
+        if (fac->partitions[i].secondary != NULL)
+            return true;
+    return false;
+}
+
+/* rtd_reg_open - open the acceptor store and build the register core from it. 0, or -1 with
+ * a message on stderr (the store says why it failed). */
+static int
+rtd_reg_open(rtd_router_t *r)
+{
+    const cmn_settings_t *st = &r->fac->settings;
+    Rtr__AcceptorState *stored = NULL;
+    rtd_reg_cfg_t cfg;
+    rtr_status_t sts;
+
+    if (r->self->state == NULL) { /* the loader requires it; never trust that twice */
+        fprintf(stderr, "rtr-router: router %s has no state directory (routers[].state)\n",
+                r->self->name);
+        return -1;
+    }
+    if (rtd_store_open(r->self->state, &r->store) != RTR_STS_OK)
+        return -1;
+    if ((sts = rtd_store_load(r->store, &stored)) != RTR_STS_OK) {
+        fprintf(stderr, "rtr-router: cannot read the acceptor store in %s: %s\n", r->self->state,
+                rtr_error_text(sts));
+        return -1;
+    }
+    memset(&cfg, 0, sizeof cfg);
+    cfg.register_timeout_ms = (uint64_t)st->register_timeout_ms;
+    cfg.failure_timeout_ms = (uint64_t)st->failure_timeout_ms;
+    cfg.lease_ms = (uint64_t)st->lease_ms;
+    cfg.lease_margin_ms = (uint64_t)st->lease_margin_ms;
+    cfg.seed = r->incarnation;
+    sts = rtd_reg_new(r->fac, r->self, r->incarnation, &cfg, stored, &r->reg);
+    wire_free((ProtobufCMessage **)&stored);
+    if (sts != RTR_STS_OK) {
+        fprintf(stderr, "rtr-router: the acceptor store in %s is refused: %s (see the log)\n",
+                r->self->state, rtr_error_text(sts));
+        return -1;
+    }
+    RTR_LOG(CMN_LOG_NOTICE, "RTD-REG-OPEN", "state=%s mode=%s", r->self->state,
+            rtd_reg_mode_name(rtd_reg_mode(r->reg)));
     return 0;
 }
 
@@ -77,10 +132,13 @@ main(int argc, char **argv)
         fprintf(stderr, "rtr-router: cannot initialize (out of memory or no entropy)\n");
         goto out;
     }
+    if (rtd_shadowed(r.fac) && rtd_reg_open(&r) != 0)
+        goto out;
     sts = rtd_net_open(&r);
     if (sts != RTR_STS_OK)
         goto out;
     r.started_ms = rtd_now_ms();
+    rtd_reg_shell_start(&r);
     RTR_LOG(CMN_LOG_NOTICE, "RTD-START",
             "facility=%s clients=%s peers=%s admin=%s incarnation=%016llx", r.fac->name,
             r.self->clients, r.self->peers, r.self->admin, (unsigned long long)r.incarnation);
@@ -89,6 +147,8 @@ main(int argc, char **argv)
     RTR_LOG(CMN_LOG_NOTICE, "RTD-EXIT", "sts=%s", rtr_status_name(sts));
 out:
     rtd_net_close(&r);
+    rtd_reg_free(&r.reg);
+    rtd_store_close(&r.store);
     rtd_core_free(&r.core);
     cmn_facility_free(&r.fac);
     return rc;

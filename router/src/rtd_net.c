@@ -10,10 +10,23 @@
  *
  * Liveness: every known peer gets a Heartbeat each heartbeat_ms; a peer silent for
  * failure_timeout_ms, or one that shows a new incarnation, is reported lost to the core before
- * anything else of it is applied. Nothing here touches the disk.
+ * anything else of it is applied. Nothing on the transaction path touches the disk.
+ *
+ * The facility register (only with shadowed partitions; rtd_reg.h). Every other router gets a
+ * DEALER link (identity = our name, ZMQ_IMMEDIATE: a frame for a router that is not connected
+ * fails at once and counts as lost, which CASPaxos tolerates) to its peers endpoint; what the
+ * others send us arrives on the peers socket with role ROUTER, accepted only from configured
+ * router names. Links carry Heartbeats too (liveness for `show register`). Register messages
+ * from routers, RegChange/LeaseRequest from backends (peers) and RegChange from rtrcli (admin)
+ * become register core events. Its actions run in order; a PERSIST is written to the acceptor
+ * store (DB_TXN_SYNC) after the list, and only then is its ticket reported
+ * (rtd_reg_on_persisted), so no promise or accept leaves before it is durable. Tickets and the
+ * router's messages to itself (loopback, re-encoded and decoded like any frame) are follow-up
+ * events run one by one, in order, after the list that produced them: never inline.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +115,44 @@ fail:
     return NULL;
 }
 
+/* rtd_links_open - a DEALER to every other router's peers endpoint (register traffic). */
+static rtr_status_t
+rtd_links_open(rtd_router_t *r)
+{
+    const cmn_facility_t *fac = r->fac;
+    int zero = 0, one = 1;
+    int hb = (int)fac->settings.heartbeat_ms;
+    int hbto = (int)fac->settings.failure_timeout_ms;
+
+    r->links = calloc(fac->nrouters, sizeof *r->links);
+    if (r->links == NULL)
+        return RTR_STS_NOMEM;
+    for (size_t i = 0; i < fac->nrouters; i++) {
+        rtd_rlink_t *l = &r->links[i];
+        l->cfg = &fac->routers[i];
+        if (l->cfg == r->self) {
+            r->self_idx = i;
+            continue;
+        }
+        l->sock = zmq_socket(r->zctx, ZMQ_DEALER);
+        if (l->sock == NULL ||
+            zmq_setsockopt(l->sock, ZMQ_ROUTING_ID, r->self->name, strlen(r->self->name)) != 0 ||
+            zmq_setsockopt(l->sock, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+            zmq_setsockopt(l->sock, ZMQ_IMMEDIATE, &one, sizeof one) != 0 ||
+            zmq_setsockopt(l->sock, ZMQ_HEARTBEAT_IVL, &hb, sizeof hb) != 0 ||
+            zmq_setsockopt(l->sock, ZMQ_HEARTBEAT_TIMEOUT, &hbto, sizeof hbto) != 0 ||
+            wire_zmq_limit(l->sock, (size_t)fac->settings.max_frame_bytes, false) != RTR_STS_OK ||
+            zmq_connect(l->sock, l->cfg->peers) != 0) {
+            fprintf(stderr, "rtr-router: cannot connect to router %s at %s: %s\n", l->cfg->name,
+                    l->cfg->peers, zmq_strerror(zmq_errno()));
+            RTR_LOG(CMN_LOG_ERR, "RTD-LINK", "router=%s endpoint=%s err=\"%s\"", l->cfg->name,
+                    l->cfg->peers, zmq_strerror(zmq_errno()));
+            return RTR_STS_IOERR;
+        }
+    }
+    return RTR_STS_OK;
+}
+
 rtr_status_t
 rtd_net_open(rtd_router_t *r)
 {
@@ -127,7 +178,7 @@ rtd_net_open(rtd_router_t *r)
         if (r->sock[s] == NULL)
             return sts;
     }
-    return RTR_STS_OK;
+    return r->reg != NULL ? rtd_links_open(r) : RTR_STS_OK;
 }
 
 void
@@ -141,6 +192,11 @@ rtd_net_close(rtd_router_t *r)
         }
         r->sock[s] = NULL;
     }
+    for (size_t i = 0; r->links != NULL && i < r->fac->nrouters; i++)
+        if (r->links[i].sock != NULL)
+            zmq_close(r->links[i].sock);
+    free(r->links);
+    r->links = NULL;
     if (r->zctx != NULL)
         zmq_ctx_term(r->zctx);
     r->zctx = NULL;
@@ -152,6 +208,11 @@ rtd_net_close(rtd_router_t *r)
         r->peers[i].v = NULL;
         r->peers[i].n = r->peers[i].cap = 0;
     }
+    for (size_t i = r->regq_head; i < r->regq_n; i++)
+        free(r->regq[i].buf);
+    free(r->regq);
+    r->regq = NULL;
+    r->regq_head = r->regq_n = r->regq_cap = 0;
 }
 
 /* ---- sending and the core's actions ---------------------------------------------------- */
@@ -185,6 +246,162 @@ rtd_execute(rtd_router_t *r)
         else
             r->timer_at_ms = a[i].at_ms;
     }
+}
+
+/* ---- the register core's actions ------------------------------------------------------- */
+
+/* rtd_link_send - send env to router index i on its link (never to ourselves). */
+static void
+rtd_link_send(rtd_router_t *r, size_t i, const Rtr__Envelope *env)
+{
+    rtd_rlink_t *l = &r->links[i];
+
+    if (l->sock == NULL)
+        return;
+    if (wire_zmq_send_max(l->sock, NULL, env, ZMQ_DONTWAIT,
+                          (size_t)r->fac->settings.max_frame_bytes) == RTR_STS_OK)
+        l->sent++;
+    else
+        l->send_failed++; /* not connected: a lost frame, the register's rounds retry */
+}
+
+/* rtd_reg_learn_to - RegLearn{v} to backend `to` on the peers socket. */
+static void
+rtd_reg_learn_to(rtd_router_t *r, const rtd_id_t *to, const Rtr__RegisterValue *v)
+{
+    Rtr__Envelope env;
+    Rtr__RegLearn l = RTR__REG_LEARN__INIT;
+
+    wire_envelope_init(&env, r->self->name, 0, r->incarnation, RTR__ROLE__ROLE_ROUTER);
+    env.body_case = RTR__ENVELOPE__BODY_REG_LEARN;
+    env.reg_learn = &l;
+    l.value = (Rtr__RegisterValue *)(uintptr_t)v;
+    rtd_send(r, RTD_SOCK_PEERS, to, &env);
+    r->reg_learn_sent++;
+}
+
+/* rtd_regq_push - queue a follow-up event (ticket != 0, or a loopback frame taken over). */
+static bool
+rtd_regq_push(rtd_router_t *r, uint64_t ticket, uint8_t *buf, size_t len)
+{
+    if (r->regq_head == r->regq_n)
+        r->regq_head = r->regq_n = 0;
+    if (r->regq_n == r->regq_cap) {
+        size_t cap = r->regq_cap ? r->regq_cap * 2 : 16;
+        rtd_reg_next_t *v = realloc(r->regq, cap * sizeof *v);
+        if (v == NULL)
+            return false;
+        r->regq = v;
+        r->regq_cap = cap;
+    }
+    r->regq[r->regq_n++] = (rtd_reg_next_t){ ticket, buf, len };
+    return true;
+}
+
+/* rtd_reg_fail - the store failed: the router stops (it cannot promise what it cannot keep). */
+static void
+rtd_reg_fail(rtd_router_t *r, rtr_status_t sts)
+{
+    RTR_LOG(CMN_LOG_CRIT, "RTD-STORE-FAIL",
+            "state=%s sts=%s msg=\"acceptor state not durable: the router stops\"",
+            rtd_store_dir(r->store), rtr_status_name(sts));
+    fprintf(stderr, "rtr-router: cannot write the acceptor store in %s: %s; stopping\n",
+            rtd_store_dir(r->store), rtr_error_text(sts));
+    r->fatal = sts;
+    r->stop = true;
+    for (size_t i = r->regq_head; i < r->regq_n; i++)
+        free(r->regq[i].buf);
+    r->regq_head = r->regq_n = 0;
+}
+
+/* rtd_reg_actions_run - execute the register core's current action list in order; returns
+ * the last state to persist (NULL if none). Tickets and loopback frames are queued. */
+static const Rtr__AcceptorState *
+rtd_reg_actions_run(rtd_router_t *r)
+{
+    size_t n = 0;
+    rtd_reg_action_t *a = rtd_reg_actions(r->reg, &n);
+    const Rtr__AcceptorState *st = NULL;
+
+    for (size_t i = 0; i < n; i++) {
+        switch (a[i].kind) {
+        case RTD_REG_SEND_ROUTER:
+            if (a[i].router == r->self_idx) {
+                uint8_t *buf = NULL;
+                size_t len = 0;
+                if (wire_encode(&a[i].env->base, 0, &buf, &len) != RTR_STS_OK ||
+                    !rtd_regq_push(r, 0, buf, len))
+                    free(buf); /* out of memory: a lost message, the round retries */
+            } else if (a[i].router < r->fac->nrouters) {
+                rtd_link_send(r, a[i].router, a[i].env);
+            }
+            break;
+        case RTD_REG_SEND_PEER:
+            rtd_send(r, a[i].sock, &a[i].to, a[i].env);
+            break;
+        case RTD_REG_PERSIST:
+            st = a[i].state; /* each state is complete: the last one of the list is written */
+            if (!rtd_regq_push(r, a[i].ticket, NULL, 0))
+                rtd_reg_fail(r, RTR_STS_NOMEM);
+            break;
+        case RTD_REG_LEARNED:
+            RTR_LOG(CMN_LOG_NOTICE, "RTD-REG-LEARNED", "version=%llu partitions=%zu",
+                    (unsigned long long)a[i].value->version, a[i].value->n_partitions);
+            for (size_t k = 0; k < r->peers[RTD_SOCK_PEERS].n; k++)
+                rtd_reg_learn_to(r, &r->peers[RTD_SOCK_PEERS].v[k].id, a[i].value);
+            break;
+        case RTD_REG_ARM_TIMER:
+            r->reg_timer_at_ms = a[i].at_ms;
+            break;
+        }
+    }
+    return st;
+}
+
+/* rtd_reg_exec - run the actions of the register core's last event, then every follow-up event
+ * they caused (persisted tickets, loopback frames), each after the list that queued it. */
+static void
+rtd_reg_exec(rtd_router_t *r)
+{
+    for (;;) {
+        const Rtr__AcceptorState *st = rtd_reg_actions_run(r);
+        if (st != NULL && r->fatal == RTR_STS_OK) {
+            rtr_status_t sts = rtd_store_write(r->store, st);
+            r->store_writes++;
+            if (sts != RTR_STS_OK)
+                rtd_reg_fail(r, sts);
+        }
+        /* the next follow-up event; its actions are run by the next turn */
+        for (bool evented = false; !evented;) {
+            if (r->fatal != RTR_STS_OK || r->regq_head == r->regq_n)
+                return;
+            rtd_reg_next_t nx = r->regq[r->regq_head];
+            r->regq[r->regq_head++].buf = NULL; /* taken over (freed below) */
+            uint64_t now = rtd_now_ms();
+            if (nx.ticket != 0) {
+                rtd_reg_on_persisted(r->reg, now, nx.ticket);
+                evented = true;
+                continue;
+            }
+            Rtr__Envelope *env = NULL;
+            if (wire_envelope_decode(nx.buf, nx.len, 0, NULL, &env) == RTR_STS_OK) {
+                r->reg_router_in++;
+                (void)rtd_reg_on_router(r->reg, now, r->self_idx, env);
+                wire_free((ProtobufCMessage **)&env);
+                evented = true;
+            }
+            free(nx.buf);
+        }
+    }
+}
+
+void
+rtd_reg_shell_start(rtd_router_t *r)
+{
+    if (r->reg == NULL)
+        return;
+    rtd_reg_start(r->reg, rtd_now_ms());
+    rtd_reg_exec(r);
 }
 
 /* ---- peers --------------------------------------------------------------------------- */
@@ -236,6 +453,9 @@ rtd_peer_seen(rtd_router_t *r, rtd_sock_t s, const rtd_id_t *id, uint64_t inc, u
         char t[2 * RTD_IDMAX + 1];
         RTR_LOG(CMN_LOG_INFO, "RTD-PEER-NEW", "socket=%s peer=\"%s\" incarnation=%016llx",
                 rtd_sock_names[s], rtd_id_text(id, t, sizeof t), (unsigned long long)inc);
+        /* a backend that (re)connects learns the current register value at once */
+        if (s == RTD_SOCK_PEERS && r->reg != NULL && rtd_reg_value(r->reg) != NULL)
+            rtd_reg_learn_to(r, id, rtd_reg_value(r->reg));
     }
     p->incarnation = inc;
     p->last_seen_ms = now;
@@ -268,6 +488,8 @@ rtd_heartbeat(rtd_router_t *r, uint64_t now)
             i++;
         }
     }
+    for (size_t i = 0; r->links != NULL && i < r->fac->nrouters; i++)
+        rtd_link_send(r, i, &env);
 }
 
 /* ---- receiving ----------------------------------------------------------------------- */
@@ -278,12 +500,40 @@ static const Rtr__Role rtd_sock_role[RTD_SOCK__COUNT] = {
     RTR__ROLE__ROLE_ADMIN,
 };
 
+/* rtd_admin_reg_change - a RegChange from rtrcli (BOOTSTRAP, FORCE, planned PROMOTE, READ):
+ * the register core answers it, later, on the admin socket. Without a register the answer is
+ * NOTFOUND at once. */
+static void
+rtd_admin_reg_change(rtd_router_t *r, const rtd_id_t *from, const Rtr__Envelope *in)
+{
+    Rtr__Envelope env;
+    Rtr__RegChangeReply rep = RTR__REG_CHANGE_REPLY__INIT;
+
+    r->reg_requests_in++;
+    if (r->reg != NULL) {
+        (void)rtd_reg_on_request(r->reg, rtd_now_ms(), RTD_SOCK_ADMIN, from, NULL, in);
+        rtd_reg_exec(r);
+        return;
+    }
+    wire_envelope_init(&env, r->self->name, 0, r->incarnation, RTR__ROLE__ROLE_ROUTER);
+    env.body_case = RTR__ENVELOPE__BODY_REG_CHANGE_REPLY;
+    env.reg_change_reply = &rep;
+    rep.req_id = in->reg_change->req_id;
+    rep.status = (uint32_t)RTR_STS_NOTFOUND;
+    rep.reason = (char *)(uintptr_t) "the facility has no shadowed partition: no register";
+    rtd_send(r, RTD_SOCK_ADMIN, from, &env);
+}
+
 static void
 rtd_admin(rtd_router_t *r, const rtd_id_t *from, const Rtr__Envelope *in)
 {
     Rtr__Envelope env;
     Rtr__AdminReply rep = RTR__ADMIN_REPLY__INIT;
 
+    if (in->body_case == RTR__ENVELOPE__BODY_REG_CHANGE) {
+        rtd_admin_reg_change(r, from, in);
+        return;
+    }
     if (in->body_case != RTR__ENVELOPE__BODY_ADMIN_REQUEST) {
         r->sctr[RTD_SOCK_ADMIN].unexpected++;
         rtd_warn(r, RTD_SOCK_ADMIN, "unexpected_body", from, RTR_STS_INVARG);
@@ -299,13 +549,83 @@ rtd_admin(rtd_router_t *r, const rtd_id_t *from, const Rtr__Envelope *in)
     free(rep.error);
 }
 
+/* rtd_router_in - a role ROUTER envelope on the peers socket: another router's register
+ * traffic or heartbeat. Only configured routers (other than this one) are accepted. */
+static void
+rtd_router_in(rtd_router_t *r, const rtd_id_t *from, const Rtr__Envelope *env)
+{
+    size_t idx = r->fac->nrouters;
+    uint64_t now = rtd_now_ms();
+
+    for (size_t i = 0; r->links != NULL && i < r->fac->nrouters; i++)
+        if (i != r->self_idx && rtd_id_eq_str(from, r->fac->routers[i].name))
+            idx = i;
+    if (idx == r->fac->nrouters) {
+        r->sctr[RTD_SOCK_PEERS].wrong_role++;
+        r->router_bad++;
+        rtd_warn(r, RTD_SOCK_PEERS, r->reg != NULL ? "unknown_router" : "no_register", from,
+                 RTR_STS_NOACCESS);
+        return;
+    }
+    rtd_rlink_t *l = &r->links[idx];
+    uint64_t inc = env->has_incarnation ? env->incarnation : 0;
+    if (l->last_seen_ms == 0 || l->incarnation != inc ||
+        now - l->last_seen_ms >= (uint64_t)r->fac->settings.failure_timeout_ms)
+        RTR_LOG(CMN_LOG_INFO, "RTD-ROUTER-UP", "router=%s incarnation=%016llx", l->cfg->name,
+                (unsigned long long)inc);
+    l->incarnation = inc;
+    l->last_seen_ms = now;
+    l->received++;
+    switch (env->body_case) {
+    case RTR__ENVELOPE__BODY_HEARTBEAT:
+        return;
+    case RTR__ENVELOPE__BODY_REG_PREPARE:
+    case RTR__ENVELOPE__BODY_REG_PROMISE:
+    case RTR__ENVELOPE__BODY_REG_ACCEPT:
+    case RTR__ENVELOPE__BODY_REG_ACCEPTED:
+    case RTR__ENVELOPE__BODY_REG_LEARN:
+        r->reg_router_in++;
+        if (rtd_reg_on_router(r->reg, now, idx, env) != RTR_STS_OK) {
+            r->sctr[RTD_SOCK_PEERS].unexpected++;
+            rtd_warn(r, RTD_SOCK_PEERS, "bad_register_frame", from, RTR_STS_INVARG);
+        }
+        rtd_reg_exec(r);
+        return;
+    default:
+        r->sctr[RTD_SOCK_PEERS].unexpected++;
+        rtd_warn(r, RTD_SOCK_PEERS, "unexpected_body", from, RTR_STS_INVARG);
+        return;
+    }
+}
+
+/* rtd_backend_reg - a RegChange or LeaseRequest from backend `name`. */
+static void
+rtd_backend_reg(rtd_router_t *r, const rtd_id_t *from, const char *name, const Rtr__Envelope *env)
+{
+    uint64_t now = rtd_now_ms();
+
+    if (r->reg == NULL) {
+        r->sctr[RTD_SOCK_PEERS].unexpected++;
+        rtd_warn(r, RTD_SOCK_PEERS, "no_register", from, RTR_STS_INVARG);
+        return;
+    }
+    r->reg_requests_in++;
+    (void)rtd_reg_on_request(r->reg, now, RTD_SOCK_PEERS, from, name, env);
+    rtd_reg_exec(r);
+}
+
 /* rtd_dispatch - one valid envelope from socket s. */
 static void
 rtd_dispatch(rtd_router_t *r, rtd_sock_t s, const rtd_id_t *from, const Rtr__Envelope *env)
 {
     uint64_t now = rtd_now_ms();
+    const char *backend = NULL;
     rtr_status_t sts;
 
+    if (s == RTD_SOCK_PEERS && env->has_role && env->role == RTR__ROLE__ROLE_ROUTER) {
+        rtd_router_in(r, from, env);
+        return;
+    }
     if (!env->has_role || env->role != rtd_sock_role[s]) {
         r->sctr[s].wrong_role++;
         rtd_warn(r, s, "wrong_role", from, RTR_STS_NOACCESS);
@@ -317,10 +637,10 @@ rtd_dispatch(rtd_router_t *r, rtd_sock_t s, const rtd_id_t *from, const Rtr__Env
     }
     if (s == RTD_SOCK_PEERS) {
         /* only the facility's backends are peers: a stranger is never registered */
-        bool known = false;
-        for (size_t b = 0; b < r->fac->nbackends && !known; b++)
-            known = rtd_id_eq_str(from, r->fac->backends[b].name);
-        if (!known) {
+        for (size_t b = 0; b < r->fac->nbackends && backend == NULL; b++)
+            if (rtd_id_eq_str(from, r->fac->backends[b].name))
+                backend = r->fac->backends[b].name;
+        if (backend == NULL) {
             r->sctr[s].unexpected++;
             rtd_warn(r, s, "unknown_backend", from, RTR_STS_NOTFOUND);
             return;
@@ -328,6 +648,11 @@ rtd_dispatch(rtd_router_t *r, rtd_sock_t s, const rtd_id_t *from, const Rtr__Env
     }
     if (!rtd_peer_seen(r, s, from, env->has_incarnation ? env->incarnation : 0, now))
         return;
+    if (s == RTD_SOCK_PEERS && (env->body_case == RTR__ENVELOPE__BODY_REG_CHANGE ||
+                                env->body_case == RTR__ENVELOPE__BODY_LEASE_REQUEST)) {
+        rtd_backend_reg(r, from, backend, env);
+        return;
+    }
     if (s == RTD_SOCK_CLIENTS)
         sts = rtd_core_on_client(r->core, now, from, env);
     else
@@ -398,6 +723,8 @@ rtd_net_run(rtd_router_t *r)
 
         if (r->timer_at_ms != 0 && r->timer_at_ms < wake)
             wake = r->timer_at_ms;
+        if (r->reg_timer_at_ms != 0 && r->reg_timer_at_ms < wake)
+            wake = r->reg_timer_at_ms;
         timeout = wake > now ? (long)(wake - now) : 0;
         if (zmq_poll(items, RTD_SOCK__COUNT + 1, timeout) < 0) {
             if (zmq_errno() == EINTR)
@@ -416,10 +743,15 @@ rtd_net_run(rtd_router_t *r)
             rtd_core_on_timer(r->core, now);
             rtd_execute(r);
         }
+        if (r->reg_timer_at_ms != 0 && now >= r->reg_timer_at_ms) {
+            r->reg_timer_at_ms = 0;
+            rtd_reg_on_timer(r->reg, now);
+            rtd_reg_exec(r);
+        }
         if (now >= r->next_hb_ms) {
             rtd_heartbeat(r, now);
             r->next_hb_ms = now + (uint64_t)r->fac->settings.heartbeat_ms;
         }
     }
-    return RTR_STS_OK;
+    return r->fatal;
 }

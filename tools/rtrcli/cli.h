@@ -43,6 +43,18 @@ int cli_show_server(const cli_opts_t *opts, int argc, char **argv);
 int cli_show_transaction(const cli_opts_t *opts, int argc, char **argv);
 int cli_show_counters(const cli_opts_t *opts, int argc, char **argv);
 int cli_set_transaction(const cli_opts_t *opts, int argc, char **argv);
+int cli_show_register(const cli_opts_t *opts, int argc, char **argv);
+int cli_show_meta(const cli_opts_t *opts, int argc, char **argv);
+
+/* cli_register.c: the facility register (shadow pairs) */
+int cli_bootstrap_facility(const cli_opts_t *opts, int argc, char **argv);
+
+/* cli_bootstrap_run - the bootstrap itself on a loaded facility (also `start facility
+ * --bootstrap`): ask, build, confirm unless `yes`, commit. With `if_empty` a register that
+ * already holds state is not an error: it says so and returns TOOL_EXIT_OK. Returns a
+ * TOOL_EXIT_* code, having said why on stderr when it is not TOOL_EXIT_OK. */
+int cli_bootstrap_run(const cli_opts_t *opts, const cmn_facility_t *fac, uint64_t timeout_ms,
+                      bool yes, bool if_empty);
 
 /* cli_facility.c: start and stop every daemon of a local facility */
 int cli_start_facility(const cli_opts_t *opts, int argc, char **argv);

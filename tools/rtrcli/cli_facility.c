@@ -19,6 +19,9 @@
  * the command exits 1, naming the log.
  * A node whose pid file names a live daemon of that node makes start refuse before starting
  * anything ("already running").
+ * With --bootstrap, once everything is up, a facility with shadowed partitions whose register
+ * is empty on every router is bootstrapped as `rtrcli bootstrap facility --yes` does
+ * (cli_register.c); a register that already holds a value is left alone.
  *
  * stop: SIGTERM to each daemon named by a pid file (only if /proc/PID/cmdline shows it is the
  * daemon of that node: a recycled pid is never signalled), waits for all of them to exit
@@ -300,6 +303,16 @@ cli_stop_nodes(cli_fac_t *f, uint64_t timeout_ms)
     return left;
 }
 
+/* cli_fac_shadowed - does the facility have a shadowed partition (a register)? */
+static bool
+cli_fac_shadowed(const cmn_facility_t *fac)
+{
+    for (size_t i = 0; i < fac->npartitions; i++)
+        if (fac->partitions[i].secondary != NULL)
+            return true;
+    return false;
+}
+
 static void
 cli_fac_close(cli_fac_t *f)
 {
@@ -513,14 +526,18 @@ done:
 static void
 cli_start_usage(const tool_opt_t *o, size_t no, FILE *out)
 {
-    fprintf(out, "usage: rtrcli start facility FILE [--bin DIR] [--run DIR] [--timeout MS]\n\n"
+    fprintf(out, "usage: rtrcli start facility FILE [--bin DIR] [--run DIR] [--timeout MS] "
+                 "[--bootstrap]\n\n"
                  "Start every router and backend of a facility whose nodes all run on this "
                  "machine,\neach as `rtr-router|rtr-backend --config FILE --node NAME --log "
                  "RUN/NAME.log`,\nrecord their pids in RUN/NAME.pid and wait until each answers "
-                 "its admin endpoint.\nStop them with `rtrcli stop facility FILE`.\n\noptions:\n");
+                 "its admin endpoint.\nWith --bootstrap, a facility with shadowed partitions whose "
+                 "register is empty is then\nbootstrapped as by `rtrcli bootstrap facility --yes`."
+                 "\nStop them with `rtrcli stop facility FILE`.\n\noptions:\n");
     tool_opts_usage(o, no, out);
-    fprintf(out, "\nexit status: 0 every daemon answers, 1 a daemon could not be started (those "
-                 "started are stopped again), 2 usage error.\n");
+    fprintf(out, "\nexit status: 0 every daemon answers (and, with --bootstrap, the register holds "
+                 "a value),\n1 a daemon could not be started (those started are stopped again) "
+                 "or the bootstrap failed\n(the daemons stay up), 2 usage error.\n");
 }
 
 int
@@ -528,6 +545,7 @@ cli_start_facility(const cli_opts_t *opts, int argc, char **argv)
 {
     const char *bin = NULL, *run = NULL;
     uint64_t timeout_ms = 0;
+    bool bootstrap = false;
     const tool_opt_t o[] = {
         { "bin", TOOL_OPT_STR, "DIR",
           "where rtr-router and rtr-backend are (default: beside rtrcli)", 0, 0, 0, &bin },
@@ -535,13 +553,15 @@ cli_start_facility(const cli_opts_t *opts, int argc, char **argv)
           &run },
         { "timeout", TOOL_OPT_U64, "MS", "how long to wait for every daemon to answer", 10000, 100,
           600000, &timeout_ms },
+        { "bootstrap", TOOL_OPT_FLAG, NULL,
+          "then bootstrap the facility register if it is empty (shadowed partitions)", 0, 0, 0,
+          &bootstrap },
     };
     const size_t no = sizeof o / sizeof o[0];
     char *pos[1], router_bin[PATH_MAX], backend_bin[PATH_MAX], config[PATH_MAX];
     int npos = 0, rc;
     cli_fac_t f = { 0 };
 
-    (void)opts;
     rc = tool_opts_parse("rtrcli: start facility", o, no, argc, argv, pos, 1, &npos);
     if (rc == TOOL_OPTS_HELP) {
         cli_start_usage(o, no, stdout);
@@ -603,6 +623,9 @@ cli_start_facility(const cli_opts_t *opts, int argc, char **argv)
            f.fac->name, f.fac->nrouters, f.fac->nrouters == 1 ? "" : "s", f.fac->nbackends,
            f.fac->nbackends == 1 ? "" : "s", f.run);
     rc = TOOL_EXIT_OK;
+    /* the daemons stay up whatever the bootstrap says: the operator can retry it alone */
+    if (bootstrap && cli_fac_shadowed(f.fac))
+        rc = cli_bootstrap_run(opts, f.fac, timeout_ms, true, true);
     goto done;
 undo:
     fprintf(stderr, "rtrcli: start facility: stopping what was started\n");

@@ -1,17 +1,18 @@
 /*
- * cli_show.c - `rtrcli show facility|router|backend|partition|server|transaction [TID]|counters
+ * cli_show.c - `rtrcli show facility|router|backend|partition|server|transaction
+ * [TID]|counters|register
  * [--config FILE] [--node NAME] [--timeout MS] [--json]`: ask the daemons over their admin
  * endpoints (AdminRequest "show NOUN") and print their answers. Also `rtrcli set transaction
  * TID retry|done` (AdminRequest "set transaction" [TID, ACTION]) for a transaction in
  * EXCEPTION: every backend is asked, the one holding the TID acts.
  *
  * Which daemons are asked: the one named by --node, or every daemon that has the command:
- * routers for `show facility` and `show router`, backends for `show backend`, `show partition`
- * and `show server`, both for `show transaction` and `show counters`. (`show partition
- * --node ROUTER` asks a router for its routing view.) All requests go out at once and share one
- * deadline (--timeout, default 2 s); a daemon that does not answer in time is named on stderr,
- * "rtrcli: node be2: no answer from ipc:///tmp/rtr-be2.adm within 2 s", and the command exits
- * 1 after printing what the others answered.
+ * routers for `show facility`, `show router` and `show register`, backends for `show backend`,
+ * `show partition`, `show server` and `show meta`, both for `show transaction` and `show
+ * counters`. (`show partition --node ROUTER` asks a router for its routing view.) All requests go
+ * out at once and share one deadline (--timeout, default 2 s); a daemon that does not answer in
+ * time is named on stderr, "rtrcli: node be2: no answer from ipc:///tmp/rtr-be2.adm within 2 s",
+ * and the command exits 1 after printing what the others answered.
  *
  * Output (the admin JSON convention, docs/protocol.md): every answer is one object
  * {"title", "columns", "rows", other top-level fields}. Text: one answer prints its title, the
@@ -61,6 +62,8 @@ static const cli_show_cmd_t cli_show_cmds[] = {
     { "show", "counters", CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS,
       CLI_SHOW_ROUTERS | CLI_SHOW_BACKENDS, false, NULL },
     { "set", "transaction", CLI_SHOW_BACKENDS, CLI_SHOW_BACKENDS, true, "retry|done" },
+    { "show", "register", CLI_SHOW_ROUTERS, CLI_SHOW_ROUTERS, false, NULL },
+    { "show", "meta", CLI_SHOW_BACKENDS, CLI_SHOW_BACKENDS, false, NULL },
 };
 
 /* The parsed command line. */
@@ -526,4 +529,16 @@ int
 cli_set_transaction(const cli_opts_t *opts, int argc, char **argv)
 {
     return cli_show_run(&cli_show_cmds[7], opts, argc, argv);
+}
+
+int
+cli_show_register(const cli_opts_t *opts, int argc, char **argv)
+{
+    return cli_show_run(&cli_show_cmds[8], opts, argc, argv);
+}
+
+int
+cli_show_meta(const cli_opts_t *opts, int argc, char **argv)
+{
+    return cli_show_run(&cli_show_cmds[9], opts, argc, argv);
 }

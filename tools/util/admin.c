@@ -7,6 +7,7 @@
  * when the daemon binds; the deadline is what bounds the wait, never the send.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ typedef struct {
 
 struct tool_admin {
     void *ctx;
-    char identity[32]; /* "a-<pid>" */
+    char identity[32]; /* "a-<pid><8 random decimal digits>" */
     uint64_t incarnation;
     uint64_t next_id;
     size_t n;
@@ -47,7 +48,11 @@ tool_admin_new(void)
         tool_admin_free(&a);
         return NULL;
     }
-    snprintf(a->identity, sizeof a->identity, "a-%ld", (long)getpid());
+    /* unique per set, not just per process: a daemon's ROUTER socket refuses a new connection
+     * whose identity it still holds for a closed one (a set freed a moment ago by the same
+     * process, e.g. `start facility --bootstrap`), and its answers would go nowhere */
+    snprintf(a->identity, sizeof a->identity, "a-%ld%08u", (long)getpid(),
+             (unsigned)(a->incarnation % 100000000u));
     a->next_id = 1;
     return a;
 }
@@ -211,6 +216,50 @@ tool_admin_query(tool_admin_t *a, const char *command, const char *const *args, 
         for (size_t i = 0; i < a->n; i++)
             if (!a->peers[i].t.answered)
                 tool_admin_drain(&a->peers[i]);
+    }
+}
+
+rtr_status_t
+tool_admin_reg_change(tool_admin_t *a, size_t i, const Rtr__RegChange *req, int timeout_ms,
+                      Rtr__Envelope **out)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    uint64_t deadline = cmn_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    tool_admin_peer_t *p;
+    rtr_status_t sts;
+
+    *out = NULL;
+    if (i >= a->n)
+        return RTR_STS_INVARG;
+    p = &a->peers[i];
+    wire_envelope_init(&env, a->identity, 0, a->incarnation, RTR__ROLE__ROLE_ADMIN);
+    env.body_case = RTR__ENVELOPE__BODY_REG_CHANGE;
+    env.reg_change = (Rtr__RegChange *)(uintptr_t)req;
+    sts = wire_zmq_send(p->sock, NULL, &env, ZMQ_DONTWAIT);
+    if (sts == RTR_STS_NOMEM || sts == RTR_STS_WIRE_OVERSIZE)
+        return sts;
+    for (;;) {
+        zmq_pollitem_t it = { p->sock, -1, ZMQ_POLLIN, 0 };
+        uint64_t now = cmn_now_mono_ns();
+        if (now >= deadline)
+            return RTR_STS_TIMOUT;
+        if (zmq_poll(&it, 1, (long)((deadline - now + 999999u) / 1000000u)) < 0 &&
+            zmq_errno() != EINTR)
+            return RTR_STS_IOERR;
+        for (;;) {
+            Rtr__Envelope *in = NULL;
+            sts = wire_zmq_recv(p->sock, NULL, NULL, &in);
+            if (sts == RTR_STS_BUSY || sts == RTR_STS_IOERR)
+                break;
+            if (sts != RTR_STS_OK)
+                continue;
+            if (in->body_case == RTR__ENVELOPE__BODY_REG_CHANGE_REPLY &&
+                in->reg_change_reply->req_id == req->req_id) {
+                *out = in;
+                return RTR_STS_OK;
+            }
+            wire_free((ProtobufCMessage **)&in);
+        }
     }
 }
 

@@ -2,11 +2,12 @@
  * tool_admin.h - the tools' side of the admin protocol: AdminRequest to one or more daemons'
  * admin endpoints, AdminReply back, with a deadline (docs/protocol.md, "Admin").
  *
- * One DEALER socket per daemon, identity "a-<pid>", role ROLE_ADMIN, every frame an Envelope
- * through wire_zmq (strict decoding). Requests to several daemons go out together and are
- * awaited together, so N unreachable daemons cost one deadline, not N. A daemon's answer is
- * matched by request_id: a late answer to an earlier request is dropped, so a caller may
- * repeat a query (tool_admin_query again) until a daemon that is still starting answers.
+ * One DEALER socket per daemon, identity "a-<pid><8 random digits>" (unique per set), role
+ * ROLE_ADMIN, every frame an Envelope through wire_zmq (strict decoding). Requests to several
+ * daemons go out together and are awaited together, so N unreachable daemons cost one deadline, not
+ * N. A daemon's answer is matched by request_id: a late answer to an earlier request is dropped, so
+ * a caller may repeat a query (tool_admin_query again) until a daemon that is still starting
+ * answers.
  *
  * Ownership: a tool_admin_t owns its ZeroMQ context, sockets and every answer; node and
  * endpoint strings given to tool_admin_add are borrowed and must outlive it.
@@ -21,6 +22,7 @@
 #include <jansson.h>
 
 #include "rtr_status.h"
+#include "wire.h"
 
 typedef struct tool_admin tool_admin_t;
 
@@ -54,6 +56,15 @@ const tool_admin_target_t *tool_admin_target(const tool_admin_t *a, size_t i);
  * RTR_STS_NOMEM / RTR_STS_IOERR on a local failure. */
 rtr_status_t tool_admin_query(tool_admin_t *a, const char *command, const char *const *args,
                               size_t nargs, int timeout_ms);
+
+/* tool_admin_reg_change - send RegChange `req` (borrowed) to daemon i (a router) over its
+ * admin endpoint and wait up to timeout_ms for the RegChangeReply with the same req_id (the
+ * router's register answers there; shadow-protocol §5.5). RTR_STS_OK with *out the reply's
+ * envelope (body reg_change_reply; the caller frees it with wire_free), RTR_STS_TIMOUT when
+ * none came, RTR_STS_NOMEM / RTR_STS_IOERR / RTR_STS_INVARG (no daemon i) on a local failure.
+ * Anything else arriving meanwhile (late admin answers) is dropped. */
+rtr_status_t tool_admin_reg_change(tool_admin_t *a, size_t i, const Rtr__RegChange *req,
+                                   int timeout_ms, Rtr__Envelope **out);
 
 /* tool_admin_reset - forget every answer (the next query goes to every daemon again). */
 void tool_admin_reset(tool_admin_t *a);
