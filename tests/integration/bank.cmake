@@ -21,3 +21,17 @@ if(TARGET bank_server AND TARGET bank_client AND TARGET bank_verify AND TARGET r
             $<TARGET_FILE:rtr-router> $<TARGET_FILE:bank_server> $<TARGET_FILE:bank_client>
             $<TARGET_FILE:bank_verify> ${BANK_RESTART_TRANSFERS})
 endif()
+
+# Shadow pairs (docs/shadow-protocol.md §9, milestone M7): one shadowed partition served by a
+# primary and a secondary rtr-backend, a bank server with its own database on each; after
+# the load (and again after the secondary is killed with SIGKILL under load and restarted) both
+# databases are identical. bank_dump prints a database as sorted text for the comparison.
+if(TARGET bank_server AND TARGET bank_client AND TARGET bank_verify AND TARGET rtrcli)
+  add_executable(bank_dump ${CMAKE_CURRENT_SOURCE_DIR}/bank_dump.c)
+  target_link_libraries(bank_dump PRIVATE bank_db rtr_build_flags)
+  set(BANK_SHADOW_TRANSFERS 2000)
+  rtr_add_script_test(NAME bank_shadow TIMEOUT 240
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/bank_shadow.sh $<TARGET_FILE:rtrcli>
+            $<TARGET_FILE:rtr-backend> $<TARGET_FILE:bank_server> $<TARGET_FILE:bank_client>
+            $<TARGET_FILE:bank_verify> $<TARGET_FILE:bank_dump> ${BANK_SHADOW_TRANSFERS})
+endif()
