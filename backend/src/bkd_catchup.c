@@ -156,7 +156,17 @@ cu_on_truncate(bkd_core_t *c, uint32_t i, const Rtr__ShadowTruncate *m)
     bkd_shd_t *s = p->shd;
     char why[120];
 
-    if (s == NULL || s->started)
+    if (s == NULL)
+        return RTR_STS_INVARG;
+    if (m->status == RTR_STS_FENCED) {
+        /* the primary is not streaming to this member (it lost it meanwhile, or restarted its
+         * side): handshake again */
+        s->started = false;
+        s->hello_ms = 0;
+        bkd_catchup_member(c, i);
+        return RTR_STS_OK;
+    }
+    if (s->started)
         return RTR_STS_INVARG;
     if (m->status != RTR_STS_OK) {
         snprintf(why, sizeof(why), "records_gone oldest=%llu: %s",
@@ -296,6 +306,12 @@ bkd_catchup_msg(bkd_core_t *c, uint32_t i, const Rtr__Envelope *env)
     return RTR_STS_INVARG;
 }
 
+void
+bkd_catchup_not_streaming(bkd_core_t *c, uint32_t i)
+{
+    cu_send_truncate(c, i, RTR_STS_FENCED, 0, 0, "no stream: handshake again");
+}
+
 bool
 bkd_catchup_ready(const bkd_core_t *c, uint32_t i)
 {
@@ -312,6 +328,29 @@ bkd_demote(bkd_core_t *c, uint32_t i)
     bkd_part_t *p = &c->parts[i];
     bkd_tx_t *next;
 
+    if (p->shd == NULL)
+        p->shd = bkd_shd_new(p->next_n - 1);
+    RTR_ASSERT(p->shd != NULL);
+    /* its undecided records stay in its journal: as a member it runs those the agreed history
+     * keeps (the handshake cuts the others), so they go to the member's ring, in CSN order */
+    if (p->pipe != NULL) {
+        bkd_pipe_t *q = p->pipe;
+        for (size_t k = 0; k < q->count; k++) {
+            const bkd_out_t *o = &q->out[(q->head + k) % q->cap];
+            bkd_tx_t *tx = NULL;
+            for (bkd_tx_t *t = c->first; t != NULL && tx == NULL; t = t->next)
+                if (t->part == i && t->n == o->n && !t->shadow)
+                    tx = t;
+            if (tx == NULL || tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_DONE ||
+                (tx->state == BKD_TX_EXCEPTION))
+                continue; /* decided here: it finishes as the primary's */
+            Rtr__JournalRecord *rec = NULL;
+            if (wire_decode(&rtr__journal_record__descriptor, o->buf, o->len, 0, NULL,
+                            (ProtobufCMessage **)&rec) != RTR_STS_OK)
+                continue;
+            bkd_shd_adopt(c, i, rec, tx->voted_ticket);
+        }
+    }
     /* what is undecided here is not this backend's to decide any more: its servers roll it
      * back; the clients resolve by TID with the primary */
     for (bkd_tx_t *tx = c->first; tx != NULL; tx = next) {
@@ -327,9 +366,6 @@ bkd_demote(bkd_core_t *c, uint32_t i)
         }
     }
     bkd_pipe_free(&p->pipe);
-    if (p->shd == NULL)
-        p->shd = bkd_shd_new(p->next_n - 1);
-    RTR_ASSERT(p->shd != NULL);
     p->role = BKD_ROLE_MEMBER;
     p->reg.resumed_epoch = 0;
     p->reg.lease_until = 0;

@@ -761,6 +761,8 @@ bkd_on_server_done(bkd_core_t *c, const char *id, const Rtr__ServerDone *d)
     bkd_finish(c, tx);
     if (tx->shadow)
         bkd_shd_done(c, tx);
+    else if (c->parts[tx->part].shd != NULL)
+        bkd_shd_hardened(c, tx->part); /* a demoted primary's last commit: the member goes on */
     return RTR_STS_OK;
 }
 

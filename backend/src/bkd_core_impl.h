@@ -108,11 +108,14 @@ typedef struct {
     bkd_out_t *out; /* ring, ascending n: appended, not yet acked */
     size_t head, count, cap;
     uint64_t out_bytes;
-    bkd_chg_t *chg; /* not yet sent */
+    bkd_chg_t *chg; /* kept until the partner's applied point passes them, sent in every batch */
     size_t nchg, chgcap;
+    bool chg_dirty; /* a change not sent yet */
     uint64_t acked; /* the partner's contiguous hardened_upto */
     uint64_t partner_applied;
-    uint64_t last_progress_ms; /* the ack last moved (or the first unacked record was sent) */
+    uint64_t last_progress_ms; /* the ack last moved, or a resend (the resend clock) */
+    uint64_t unacked_since_ms; /* the ack last moved, or the first unacked record came (T11's
+                                * lag clock: resends do not move it) */
     uint64_t sent_applied;     /* applied_n last sent */
     uint64_t sent_hardened;    /* hardened_n last sent */
     uint64_t armed_ms;         /* resend timer last asked for */
@@ -149,6 +152,7 @@ typedef struct {
     uint64_t last_nack_ms;
     uint64_t refuse_epoch; /* records of this epoch or older are refused (T14) */
     bool started;          /* the primary answered the handshake: its stream is taken */
+    uint64_t last_ack_ms;  /* the last ShadowAck sent */
     uint64_t hello_ms;     /* last ShadowHello sent (0: none) */
     bool out;
     char out_reason[128];
@@ -189,6 +193,9 @@ typedef struct {
     uint64_t single_copy_commits;
     uint64_t next_promote_ms; /* PROMOTE attempts are at least failure_timeout_ms apart */
     uint64_t wait_until;      /* a forced takeover waits out the old primary's lease */
+    bool after_force;         /* the value naming this node primary came from a FORCE */
+    uint64_t own_change_from; /* the epoch this process's last SHRINK/ADD expected */
+    bool was_deciding;        /* bkd_role_deciding at the last timer */
     uint64_t stalled_since;   /* remember = deny and the partner cannot ack (0: not stalled) */
 } bkd_reg_t;
 
@@ -446,6 +453,10 @@ void bkd_shd_free(bkd_shd_t **sp);
  * executed yet (loaded in ascending n). */
 rtr_status_t bkd_shd_load(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec);
 
+/* bkd_shd_adopt - a demoted primary's own undecided record n (rec owned by the ring from now
+ * on; ascending n; ticket: its journal ticket, 0 if hardened) joins the member's ring. */
+void bkd_shd_adopt(bkd_core_t *c, uint32_t part, Rtr__JournalRecord *rec, uint64_t ticket);
+
 /* bkd_shd_batch - a RecordBatch from the primary. */
 rtr_status_t bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b);
 
@@ -479,6 +490,11 @@ bool bkd_role_deciding(const bkd_core_t *c, uint32_t part);
  * partition is remember = deny)? */
 bool bkd_role_needs_partner(const bkd_core_t *c, uint32_t part);
 
+/* bkd_role_may_run - may partition i's queued transactions go to its servers? A shadowed
+ * primary holds them until it took its epoch (a restart's loaded records included: running
+ * one could take a CSN in an epoch that is not its own). */
+bool bkd_role_may_run(const bkd_core_t *c, uint32_t i);
+
 /* bkd_role_partner - the partner's link changed (up = false: lost). */
 void bkd_role_partner(bkd_core_t *c, uint32_t part, bool up);
 
@@ -501,6 +517,10 @@ void bkd_catchup_member(bkd_core_t *c, uint32_t i);
 
 /* bkd_catchup_msg - ShadowHello (primary), ShadowTruncate and ShadowStart (member). */
 rtr_status_t bkd_catchup_msg(bkd_core_t *c, uint32_t i, const Rtr__Envelope *env);
+
+/* bkd_catchup_not_streaming - a member acked although this primary is not streaming to it:
+ * tell it to handshake again (ShadowTruncate{FENCED}). */
+void bkd_catchup_not_streaming(bkd_core_t *c, uint32_t i);
 
 /* bkd_catchup_ready - a REMEMBER primary's catching-up partner holds everything before the
  * mitt: ADD may run. */

@@ -79,6 +79,10 @@ bkd_append_voted(bkd_core_t *c, bkd_tx_t *tx)
     bkd_action_t a;
 
     RTR_ASSERT(mv != NULL && mp != NULL);
+    /* a shadowed primary assigns CSNs only in the epoch it took (bkd_role_may_run holds its
+     * queue before) */
+    RTR_ASSERT(!p->shadowed || c->nrouters_reg == 0 ||
+               (p->reg.resumed_epoch != 0 && p->epoch == p->reg.resumed_epoch));
     if (tx->n != 0)
         tx->old_n = tx->n; /* a re-execution: the old record becomes MOVED */
     tx->epoch = p->epoch;

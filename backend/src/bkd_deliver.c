@@ -109,6 +109,8 @@ bkd_pump(bkd_core_t *c, uint32_t part)
 {
     bool exclusive = bkd_part_exclusive(c, part);
 
+    if (!bkd_role_may_run(c, part))
+        return; /* a shadowed primary that has not taken its epoch yet delivers nothing */
     while (c->parts[part].qhead != NULL) {
         bkd_srv_t *free_srv = NULL;
         bkd_tx_t *tx;
@@ -255,8 +257,17 @@ bkd_core_tx_settle(bkd_core_t *c, const cmn_tid_t *tid, bool retry)
             c->parts[tx->part].name, (unsigned long long)tx->n, retry ? "retry" : "done",
             tx->replays - 1);
     if (!retry) { /* applied by the operator: the record is DONE, the transaction over */
+        bool shadow = tx->shadow;
         bkd_emit_set_state(c, tx->part, tx->n, RTR__TX_STATE__TX_DONE, 0);
+        tx->accepted = true;
         bkd_finish(c, tx);
+        if (shadow) {
+            bkd_shd_done(c, tx); /* the member goes on with the next CSN */
+        } else {
+            bkd_applied_note(c, tx->part, tx->n);
+            /* the partner executes it normally; its digest is not compared (§4.5) */
+            bkd_pipe_change(c, tx->part, tx->n, RTR__TX_STATE__TX_DONE, 0);
+        }
         return RTR_STS_OK;
     }
     /* Back to the state a decided, unapplied transaction has after a restart: VOTED in the

@@ -110,8 +110,10 @@ bkd_pipe_add(bkd_core_t *c, uint32_t part, uint64_t n, uint8_t *buf, size_t len)
         q->head = 0;
     }
     RTR_ASSERT(q->count == 0 || bkd_out_at(q, q->count - 1)->n < n);
-    if (q->count == 0)
+    if (q->count == 0) {
         q->last_progress_ms = c->now_ms;
+        q->unacked_since_ms = c->now_ms; /* the lag clock: only an ack moves it */
+    }
     *bkd_out_at(q, q->count) = (bkd_out_t){ n, buf, len, false };
     q->count++;
     q->out_bytes += len;
@@ -157,6 +159,7 @@ bkd_pipe_change(bkd_core_t *c, uint32_t part, uint64_t n, Rtr__TxState state, ui
         q->chgcap = cap;
     }
     q->chg[q->nchg++] = (bkd_chg_t){ n, state, moved_to };
+    q->chg_dirty = true;
 }
 
 bool
@@ -231,6 +234,7 @@ bkd_pipe_acked(bkd_core_t *c, uint32_t part, uint64_t upto)
         return;
     q->acked = upto;
     q->last_progress_ms = c->now_ms;
+    q->unacked_since_ms = c->now_ms;
     while (q->count > 0 && bkd_out_at(q, 0)->n <= upto) {
         bkd_out_t *o = bkd_out_at(q, 0);
         q->out_bytes -= o->len;
@@ -238,12 +242,22 @@ bkd_pipe_acked(bkd_core_t *c, uint32_t part, uint64_t upto)
         q->head = (q->head + 1) % q->cap;
         q->count--;
     }
+    /* detach the covered part first: a checklist that cannot decide (no lease, a wait) lists
+     * its transaction again, and must not be met again in this loop */
+    bkd_tx_t *list = NULL, **tail = &list;
     while (q->cover_head != NULL && q->cover_head->n <= upto) {
         bkd_tx_t *tx = q->cover_head;
         q->cover_head = tx->cover_next;
-        if (q->cover_head == NULL)
-            q->cover_tail = NULL;
         tx->cover_listed = false;
+        tx->cover_next = NULL;
+        *tail = tx;
+        tail = &tx->cover_next;
+    }
+    if (q->cover_head == NULL)
+        q->cover_tail = NULL;
+    while (list != NULL) {
+        bkd_tx_t *tx = list;
+        list = tx->cover_next;
         tx->cover_next = NULL;
         bkd_vote_checklist(c, tx);
     }
@@ -310,8 +324,20 @@ bkd_pipe_msg(bkd_core_t *c, uint32_t part, const Rtr__Envelope *env)
     case RTR__ENVELOPE__BODY_SHADOW_ACK: {
         const Rtr__ShadowAck *a = env->shadow_ack;
         c->ctr.shadow_acks++;
-        if (a->has_applied_upto && a->applied_upto > q->partner_applied)
+        if (!q->streaming) {
+            /* it thinks its stream runs; this side lost it (or never started it) */
+            bkd_catchup_not_streaming(c, part);
+            return RTR_STS_OK;
+        }
+        if (a->has_applied_upto && a->applied_upto > q->partner_applied) {
             q->partner_applied = a->applied_upto;
+            /* state changes the partner has applied past are no longer needed */
+            size_t keep = 0;
+            for (size_t i = 0; i < q->nchg; i++)
+                if (q->chg[i].n > q->partner_applied)
+                    q->chg[keep++] = q->chg[i];
+            q->nchg = keep;
+        }
         if (a->hardened_upto > p->hardened_n && a->hardened_upto >= p->next_n) {
             /* an ack for records this primary never sent: a confused partner */
             c->ctr.shadow_unexpected++;
@@ -493,7 +519,7 @@ bkd_pipe_send(bkd_core_t *c, uint32_t part, const bkd_out_t *const *recs, size_t
         return;
     }
     if (changes)
-        q->nchg = 0;
+        q->chg_dirty = false;
     q->sent_applied = p->applied_n;
     q->sent_hardened = p->hardened_n;
     c->ctr.shadow_batches++;
@@ -510,6 +536,7 @@ bkd_pipe_flush(bkd_core_t *c, uint32_t part)
     size_t n = 0, bytes = 0;
     size_t limit = (c->max_frame ? c->max_frame : WIRE_MAX_FRAME_DEFAULT) / 2;
     bool changes = q->nchg > 0;
+    bool send_changes = q->chg_dirty;
 
     if (!q->streaming)
         return; /* the partner has not handshaken (or is gone): records wait in memory */
@@ -549,7 +576,8 @@ bkd_pipe_flush(bkd_core_t *c, uint32_t part)
         batch[n++] = o;
         bytes += o->len + 12;
     }
-    if (n > 0 || changes || q->sent_applied != p->applied_n || q->sent_hardened != p->hardened_n)
+    if (n > 0 || send_changes || q->sent_applied != p->applied_n ||
+        q->sent_hardened != p->hardened_n)
         bkd_pipe_send(c, part, batch, n, changes);
     if (q->count > 0 && q->armed_ms != q->last_progress_ms + c->resend_ms) {
         q->armed_ms = q->last_progress_ms + c->resend_ms;

@@ -195,6 +195,8 @@ role_send(bkd_core_t *c, uint32_t i, Rtr__RegKind kind, const char *node, uint64
 
     r->req_kind = kind;
     r->req_id = ++c->reg_req_ids;
+    if (kind == RTR__REG_KIND__REG_SHRINK || kind == RTR__REG_KIND__REG_ADD)
+        r->own_change_from = r->epoch;
     r->req_sent_ms = c->now_ms;
     m.req_id = r->req_id;
     m.kind = kind;
@@ -300,15 +302,28 @@ role_eval(bkd_core_t *c, uint32_t i)
         return;
     }
     if (r->primary_me) {
+        if (p->role == BKD_ROLE_PRIMARY && r->resumed_epoch != 0 && !r->promoting_backlog &&
+            r->resumed_epoch != r->epoch &&
+            !(r->epoch == r->resumed_epoch + 1 && r->own_change_from == r->resumed_epoch)) {
+            /* a newer epoch naming this node that it did not make (a FORCE, or changes it
+             * missed): it is not this process's epoch; start over with a RESUME */
+            role_fence(c, i, "an epoch this process did not take names it primary");
+            r->own_change_from = 0;
+        }
         if (p->role == BKD_ROLE_PRIMARY && r->resumed_epoch != 0 && !r->promoting_backlog) {
-            /* our own SHRINK (or a RESUME/PROMOTE reply that came after its RegLearn) */
+            /* our own SHRINK or ADD (or a RESUME/PROMOTE reply that came after its RegLearn) */
             if (r->resumed_epoch != r->epoch) {
                 r->resumed_epoch = r->epoch;
                 p->epoch = r->epoch;
                 bkd_epoch_start(c, i, p->epoch, p->next_n);
             }
+            if (c->now_ms < r->wait_until) {
+                bkd_role_set(c, i, BKD_MS_LCL_REC, "waiting out the old primary's lease");
+                return;
+            }
             bkd_role_set(c, i, r->insync_partner ? BKD_MS_ACTIVE : BKD_MS_REMEMBER, "");
             bkd_pipe_recheck(c, i);
+            bkd_pump(c, i);
             return;
         }
         if (r->resumed_epoch == r->epoch && p->role == BKD_ROLE_MEMBER) {
@@ -344,6 +359,14 @@ role_eval(bkd_core_t *c, uint32_t i)
      * failure_timeout_ms since start): first refuse every further record of its epoch, then
      * PROMOTE; the routers refuse while they still grant it leases (primary_alive), and it is
      * tried again a timeout later */
+    if (r->deny && p->shd != NULL && r->partner_lost_ms != 0) {
+        /* one copy is never enough here: the partition waits for its primary (or for an
+         * operator's FORCE) instead of running alone */
+        char w[96];
+        snprintf(w, sizeof(w), "remember = deny: waiting_for %s", p->partner);
+        bkd_role_set(c, i, BKD_MS_WT_QUORUM, w);
+        return;
+    }
     if (p->shd != NULL && r->partner_lost_ms != 0 && r->req_kind == 0 &&
         c->now_ms >= r->partner_lost_ms && c->now_ms >= r->next_promote_ms) {
         RTR_LOG(CMN_LOG_WARNING, "BKD-PROMOTE", "partition=%s primary=%s silent", p->name,
@@ -380,17 +403,27 @@ role_learn_value(bkd_core_t *c, const Rtr__RegisterValue *v, int eval)
             continue;
         }
         c->ctr.reg_learned++;
+        bool was_insync = r->insync_me;
         r->bootstrapped = true;
         r->version = v->version;
         r->epoch = pr->epoch;
         r->highest_epoch_seen = pr->epoch;
+        bool was_primary_me = r->primary_me;
         r->primary_me = strcmp(pr->primary, c->node) == 0;
+        if (r->primary_me && !was_primary_me && pr->changed_by != NULL &&
+            strstr(pr->changed_by, "FORCE") != NULL)
+            r->after_force = true; /* its first RESUME must wait out the old primary's lease */
         r->insync_me = r->insync_partner = false;
         for (size_t k = 0; k < pr->n_in_sync; k++) {
             r->insync_me |= strcmp(pr->in_sync[k], c->node) == 0;
             r->insync_partner |= strcmp(pr->in_sync[k], p->partner) == 0;
         }
         r->single_copy_from = pr->has_single_copy_from ? pr->single_copy_from : 0;
+        if (was_insync && !r->insync_me && p->shd != NULL && c->nrouters_reg > 0) {
+            /* shrunk out: the primary stopped streaming to it; a new handshake */
+            p->shd->started = false;
+            p->shd->hello_ms = 0;
+        }
         role_eval(c, i);
     }
 }
@@ -412,10 +445,12 @@ role_reply(bkd_core_t *c, uint32_t i, const Rtr__RegChangeReply *m)
         if (pr != NULL && strcmp(pr->primary, c->node) == 0 &&
             (kind == RTR__REG_KIND__REG_RESUME || kind == RTR__REG_KIND__REG_PROMOTE)) {
             r->resumed_epoch = pr->epoch;
-            if (kind == RTR__REG_KIND__REG_RESUME && p->role == BKD_ROLE_MEMBER)
-                /* a member made primary by the operator (FORCE): the old primary may hold a
-                 * lease still; nothing is decided before it has run out */
+            if (kind == RTR__REG_KIND__REG_RESUME && r->after_force) {
+                /* made primary by the operator (FORCE): the old primary may hold a lease
+                 * still; nothing is decided before it has run out */
                 r->wait_until = c->now_ms + c->lease_ms + c->lease_margin_ms;
+                r->after_force = false;
+            }
             if (p->role == BKD_ROLE_PRIMARY) {
                 p->epoch = pr->epoch;
                 bkd_epoch_start(c, i, p->epoch, p->next_n);
@@ -612,7 +647,7 @@ bkd_role_timer(bkd_core_t *c)
         if ((r->ms == BKD_MS_ACTIVE) && r->insync_partner && bkd_role_deciding(c, i)) {
             bool lost = r->partner_lost_ms != 0 && c->now_ms >= r->partner_lost_ms;
             bool lag =
-                p->pipe->count > 0 && c->now_ms >= p->pipe->last_progress_ms + c->shadow_lag_ms;
+                p->pipe->count > 0 && c->now_ms >= p->pipe->unacked_since_ms + c->shadow_lag_ms;
             if (lost || lag || p->pipe->diverged) {
                 if (r->deny) {
                     if (r->stalled_since == 0)
@@ -631,6 +666,17 @@ bkd_role_timer(bkd_core_t *c)
                 bkd_role_set(c, i, BKD_MS_ACTIVE, "");
             }
         }
+        /* the lease wait after a FORCE is over: serve */
+        if (r->ms == BKD_MS_LCL_REC && p->role == BKD_ROLE_PRIMARY && !r->promoting_backlog &&
+            r->resumed_epoch == r->epoch && c->now_ms >= r->wait_until)
+            role_eval(c, i);
+        /* deciding again (a lease after a lapse): what waited at step 6 is looked at again */
+        bool deciding = bkd_role_deciding(c, i);
+        if (deciding && !r->was_deciding) {
+            bkd_pipe_recheck(c, i);
+            bkd_pump(c, i);
+        }
+        r->was_deciding = deciding;
         /* REMEMBER: the catching-up partner holds everything before the mitt -> ADD */
         if (r->ms == BKD_MS_REMEMBER && !r->insync_partner && bkd_role_deciding(c, i) &&
             bkd_catchup_ready(c, i)) {
@@ -665,6 +711,17 @@ bkd_role_deciding(const bkd_core_t *c, uint32_t i)
     return p->role == BKD_ROLE_PRIMARY && r->primary_me && r->resumed_epoch == r->epoch &&
            !r->promoting_backlog && (r->ms == BKD_MS_ACTIVE || r->ms == BKD_MS_REMEMBER) &&
            c->now_ms < r->lease_until && c->now_ms >= r->wait_until;
+}
+
+bool
+bkd_role_may_run(const bkd_core_t *c, uint32_t i)
+{
+    const bkd_part_t *p = &c->parts[i];
+    const bkd_reg_t *r = &p->reg;
+
+    if (!p->shadowed || role_static(c) || p->role == BKD_ROLE_MEMBER)
+        return true; /* a member's queue holds only its executions of the primary's records */
+    return r->primary_me && r->resumed_epoch != 0 && r->resumed_epoch == r->epoch;
 }
 
 bool

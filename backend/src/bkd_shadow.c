@@ -145,6 +145,22 @@ bkd_shd_load(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec)
     return RTR_STS_OK;
 }
 
+void
+bkd_shd_adopt(bkd_core_t *c, uint32_t part, Rtr__JournalRecord *rec, uint64_t ticket)
+{
+    bkd_shd_t *s = c->parts[part].shd;
+
+    if (s->count > 0 && bkd_srec_at(s, s->count - 1)->n >= rec->n) {
+        wire_free((ProtobufCMessage **)&rec);
+        return;
+    }
+    bkd_srec_t *sr = bkd_shd_ring_push(s);
+    sr->n = rec->n;
+    sr->state = RTR__TX_STATE__TX_VOTED;
+    sr->ticket = ticket <= c->hardened ? 0 : ticket;
+    sr->rec = rec;
+}
+
 /* bkd_shd_append - queue the append of a received record (copied) to the member's journal. */
 static void
 bkd_shd_append(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *r)
@@ -200,9 +216,10 @@ bkd_shd_exec_next(bkd_core_t *c, uint32_t part)
             const Rtr__JournalRecord *r = sr->rec;
             bkd_tx_t *tx = bkd_tx_find(c, r->tid.data);
             if (tx != NULL) {
-                /* the same TID at an older CSN, skipped as MOVED: this record carries it now */
-                if (tx->srv != NULL || tx->queued) {
-                    bkd_shd_out(c, part, n, "TID executing twice");
+                /* the same TID at an older CSN: fine if that one was skipped (MOVED) or rolled
+                 * back here; executed, it would now run twice */
+                if (tx->srv != NULL || tx->queued || (tx->state == BKD_TX_DONE && tx->accepted)) {
+                    bkd_shd_out(c, part, n, "the TID was already executed here");
                     return;
                 }
                 bkd_tx_destroy(c, tx);
@@ -255,14 +272,6 @@ bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b)
     }
     if (b->has_epoch && b->epoch > s->epoch)
         s->epoch = b->epoch;
-    for (size_t i = 0; i < b->n_states; i++) {
-        const Rtr__StateChange *sc = b->states[i];
-        bkd_srec_t *sr = bkd_srec_find(s, sc->n);
-        if (sr != NULL) {
-            sr->state = sc->state;
-            sr->moved_to = sc->has_moved_to ? sc->moved_to : 0;
-        }
-    }
     for (size_t i = 0; i < b->n_records; i++) {
         const Rtr__JournalRecord *r = b->records[i];
         if (r->n < s->expect) {
@@ -303,6 +312,15 @@ bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b)
             env.body_case = RTR__ENVELOPE__BODY_SHADOW_ACK;
             env.shadow_ack = &a;
             bkd_emit_send(c, BKD_SOCK_SHADOW, p->partner, &env);
+        }
+    }
+    /* states after records: a resent batch carries a record and its state together */
+    for (size_t i = 0; i < b->n_states; i++) {
+        const Rtr__StateChange *sc = b->states[i];
+        bkd_srec_t *sr = bkd_srec_find(s, sc->n);
+        if (sr != NULL) {
+            sr->state = sc->state;
+            sr->moved_to = sc->has_moved_to ? sc->moved_to : 0;
         }
     }
     if (b->has_applied_upto && b->applied_upto > s->p_applied)
@@ -393,8 +411,12 @@ bkd_shd_flush(bkd_core_t *c, uint32_t part)
     Rtr__Envelope env = RTR__ENVELOPE__INIT;
     Rtr__ShadowAck a = RTR__SHADOW_ACK__INIT;
 
-    if (s->sent_hardened == s->hardened && s->sent_applied == p->applied_n)
-        return;
+    if (!s->started)
+        return; /* no stream to ack: handshake first */
+    if (s->sent_hardened == s->hardened && s->sent_applied == p->applied_n &&
+        c->now_ms < s->last_ack_ms + c->heartbeat_ms)
+        return; /* nothing new; an unchanged ack still goes every heartbeat, so a primary that
+                 * lost this stream meanwhile says so (ShadowTruncate{FENCED}) */
     a.partition = p->name;
     a.epoch = s->epoch;
     a.hardened_upto = s->hardened;
@@ -405,6 +427,7 @@ bkd_shd_flush(bkd_core_t *c, uint32_t part)
     bkd_emit_send(c, BKD_SOCK_SHADOW, p->partner, &env);
     s->sent_hardened = s->hardened;
     s->sent_applied = p->applied_n;
+    s->last_ack_ms = c->now_ms;
 }
 
 /* ---- entry points (bkd.h) ------------------------------------------------------------------ */

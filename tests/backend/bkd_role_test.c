@@ -19,6 +19,7 @@
 #define INC   0x6262626262626262ull
 #define QMAX  8192
 #define NR    3
+#define JMAX  2048  /* CSNs the journal model holds */
 #define FAILT 1000u /* failure_timeout_ms */
 #define HB    250u  /* heartbeat_ms */
 
@@ -89,10 +90,15 @@ typedef struct {
     uint32_t delivered, done;
     uint32_t evt[8]; /* role events received, by number - 1000 */
     /* the journal model: hardens at once, survives a restart */
-    Rtr__JournalRecord *jr[256]; /* by n */
+    Rtr__JournalRecord *jr[JMAX]; /* by n */
     Rtr__JournalMeta *jmeta;
     uint64_t inc;
     uint32_t reads; /* JOURNAL_READ actions served */
+    /* the server's database: how many times each TID counter was committed (survives the
+     * backend's restarts: it is the server's) */
+    uint8_t db[4096];
+    bool chan_uncertain[8];
+    bool chan_applied[8];
 } be_t;
 
 static struct {
@@ -108,6 +114,8 @@ static struct {
     uint64_t now;
     uint32_t accepted, rejected_fenced, outcomes;
     uint64_t last_csn;
+    uint64_t acc_csn[4096]; /* the CSN each TID counter was accepted with (0: not accepted) */
+    bool link_cut;          /* the pair's shadow link is broken */
 } W;
 
 static const char *const names[NN] = { "be1", "be2", "r1", "r2", "r3" };
@@ -166,8 +174,12 @@ server(int b, const Rtr__Envelope *env)
         const Rtr__Deliver *d = env->deliver;
         Rtr__ServerReply r = RTR__SERVER_REPLY__INIT;
         W.be[b].delivered++;
-        if (d->channel >= 1 && d->channel <= 8)
+        if (d->channel >= 1 && d->channel <= 8) {
             memcpy(W.be[b].chan_tid[d->channel - 1], d->tid.data, 16);
+            W.be[b].chan_uncertain[d->channel - 1] =
+                d->kind == RTR__DELIVER_KIND__DELIVER_MSG1_UNCERTAIN;
+            W.be[b].chan_applied[d->channel - 1] = false;
+        }
         r.tid = d->tid;
         r.channel = d->channel;
         r.index = d->index;
@@ -182,6 +194,17 @@ server(int b, const Rtr__Envelope *env)
         v.tid = env->vote_request->tid;
         v.channel = chan_of(b, v.tid.data);
         v.accept = true;
+        {
+            /* the server contract: a msg1_uncertain TID already in the database is not
+             * applied again */
+            cmn_tid_t t;
+            cmn_tid_unpack(v.tid.data, &t);
+            bool applied = W.be[b].chan_uncertain[v.channel - 1] && t.counter < 4096 &&
+                           W.be[b].db[t.counter] > 0;
+            W.be[b].chan_applied[v.channel - 1] = applied;
+            v.has_already_applied = applied;
+            v.already_applied = applied;
+        }
         out.body_case = RTR__ENVELOPE__BODY_SERVER_VOTE;
         out.server_vote = &v;
         srv_send(b, &out);
@@ -190,6 +213,14 @@ server(int b, const Rtr__Envelope *env)
     case RTR__ENVELOPE__BODY_SERVER_OUTCOME: {
         Rtr__ServerDone d = RTR__SERVER_DONE__INIT;
         W.be[b].done++;
+        if (env->server_outcome->accepted && env->server_outcome->channel >= 1 &&
+            env->server_outcome->channel <= 8 &&
+            !W.be[b].chan_applied[env->server_outcome->channel - 1]) {
+            cmn_tid_t t;
+            cmn_tid_unpack(env->server_outcome->tid.data, &t);
+            if (t.counter < 4096 && W.be[b].db[t.counter] < 255)
+                W.be[b].db[t.counter]++;
+        }
         d.tid = env->server_outcome->tid;
         d.channel = env->server_outcome->channel;
         out.body_case = RTR__ENVELOPE__BODY_SERVER_DONE;
@@ -229,13 +260,17 @@ be_drain(int b)
             } else if (a.env->body_case == RTR__ENVELOPE__BODY_TX_OUTCOME) {
                 W.outcomes++;
                 if (a.env->tx_outcome->accepted) {
+                    cmn_tid_t t;
+                    cmn_tid_unpack(a.env->tx_outcome->tid.data, &t);
                     W.accepted++;
                     W.last_csn = a.env->tx_outcome->csn;
+                    if (t.counter < 4096)
+                        W.acc_csn[t.counter] = a.env->tx_outcome->csn;
                 }
             }
             break;
         case BKD_ACT_JOURNAL_TRUNCATE:
-            for (size_t n = a.n + 1; n < 256; n++)
+            for (size_t n = a.n + 1; n < JMAX; n++)
                 wire_free((ProtobufCMessage **)&W.be[b].jr[n]);
             __attribute__((fallthrough)); /* the cut meta */
         case BKD_ACT_JOURNAL_META:
@@ -251,10 +286,10 @@ be_drain(int b)
             W.be[b].last_ticket = a.ticket;
             break;
         case BKD_ACT_JOURNAL_READ: {
-            uint64_t ns[256];
-            uint8_t *bufs[256];
-            size_t lens[256], n = 0, bytes = 0;
-            for (uint64_t x = a.n; x <= a.to_n && x < 256 && bytes < a.max_bytes; x++) {
+            uint64_t ns[JMAX];
+            uint8_t *bufs[JMAX];
+            size_t lens[JMAX], n = 0, bytes = 0;
+            for (uint64_t x = a.n; x <= a.to_n && x < JMAX && bytes < a.max_bytes; x++) {
                 if (W.be[b].jr[x] == NULL)
                     break;
                 cr_assert_eq(wire_encode(&W.be[b].jr[x]->base, 0, &bufs[n], &lens[n]), RTR_STS_OK);
@@ -269,7 +304,7 @@ be_drain(int b)
             break;
         }
         case BKD_ACT_JOURNAL_APPEND:
-            cr_assert_lt(a.rec->n, 256);
+            cr_assert_lt(a.rec->n, JMAX);
             wire_free((ProtobufCMessage **)&W.be[b].jr[a.rec->n]);
             W.be[b].jr[a.rec->n] = a.rec;
             a.rec = NULL;
@@ -277,7 +312,7 @@ be_drain(int b)
             W.be[b].last_ticket = a.ticket;
             break;
         case BKD_ACT_JOURNAL_SET_STATE:
-            if (a.n < 256 && W.be[b].jr[a.n] != NULL) {
+            if (a.n < JMAX && W.be[b].jr[a.n] != NULL) {
                 W.be[b].jr[a.n]->state = a.state;
                 W.be[b].jr[a.n]->has_moved_to = a.moved_to != 0;
                 W.be[b].jr[a.n]->moved_to = a.moved_to;
@@ -370,7 +405,8 @@ static void
 deliver(fr_t f)
 {
     Rtr__Envelope *env = NULL;
-    if (W.down[f.to] || W.down[f.from] || W.paused[f.to] || (f.to < 2 && W.be[f.to].c == NULL)) {
+    if (W.down[f.to] || W.down[f.from] || W.paused[f.to] || (f.to < 2 && W.be[f.to].c == NULL) ||
+        (f.to < 2 && f.from < 2 && W.link_cut)) {
         free(f.buf);
         return;
     }
@@ -467,7 +503,7 @@ static void
 be_new(int b)
 {
     uint64_t last = 0;
-    for (uint64_t n = 1; n < 256; n++)
+    for (uint64_t n = 1; n < JMAX; n++)
         if (W.be[b].jr[n] != NULL)
             last = n;
     bkd_part_cfg_t part = { .name = "P",
@@ -555,7 +591,7 @@ teardown(void)
         if (W.be[b].c != NULL)
             be_drain(b);
         bkd_core_free(&W.be[b].c);
-        for (size_t n = 0; n < 256; n++)
+        for (size_t n = 0; n < JMAX; n++)
             wire_free((ProtobufCMessage **)&W.be[b].jr[n]);
         wire_free((ProtobufCMessage **)&W.be[b].jmeta);
     }
@@ -924,4 +960,196 @@ Test(bkd_role, a_returning_secondary_is_backfilled_from_the_journal)
     advance(100);
     cr_assert_eq(W.accepted, 13);
     cr_assert_eq(info(1).applied_n, 13);
+}
+
+/* ---- seeded fault schedules (a first step towards tests/sim with backends) ------------------ */
+
+static uint64_t fz_rng;
+
+static uint64_t
+fz_rand(void)
+{
+    uint64_t z = (fz_rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static bool
+fz_chance(uint32_t per_million)
+{
+    return fz_rand() % 1000000 < per_million;
+}
+
+static void
+r_restart(int i)
+{
+    rtd_reg_cfg_t rc = { .register_timeout_ms = 300,
+                         .failure_timeout_ms = FAILT,
+                         .lease_ms = 2 * FAILT,
+                         .lease_margin_ms = FAILT / 5,
+                         .seed = 5 + (uint64_t)i };
+    rtd_reg_free(&W.r[i]);
+    npend[i] = 0;
+    cr_assert_eq(
+        rtd_reg_new(W.fac, &W.fac->routers[i], 200 + fz_rand() % 1000, &rc, W.stored[i], &W.r[i]),
+        RTR_STS_OK);
+    W.down[2 + i] = false;
+    rtd_reg_start(W.r[i], W.now);
+    r_drain(i);
+}
+
+/* fz_links - tell both backends what the shadow link looks like now. */
+static void
+fz_links(void)
+{
+    bool up = !W.link_cut && !W.down[0] && !W.down[1] && !W.paused[0] && !W.paused[1];
+    link_state(up);
+}
+
+/* fz_check - the promises, checked after the run (and what can be checked on the way). */
+static void
+fz_check(uint64_t seed, bool quiesced)
+{
+    static uint64_t csn_owner[JMAX];
+    memset(csn_owner, 0, sizeof(csn_owner));
+    for (uint64_t k = 1; k < 4096; k++) {
+        for (int b = 0; b < 2; b++)
+            cr_assert_leq(W.be[b].db[k], 1, "seed %llu: TID %llu applied %u times on be%d",
+                          (unsigned long long)seed, (unsigned long long)k, W.be[b].db[k], b + 1);
+        uint64_t csn = W.acc_csn[k];
+        if (csn == 0 || csn >= JMAX)
+            continue;
+        cr_assert(csn_owner[csn] == 0 || csn_owner[csn] == k,
+                  "seed %llu: CSN %llu accepted for TIDs %llu and %llu", (unsigned long long)seed,
+                  (unsigned long long)csn, (unsigned long long)csn_owner[csn],
+                  (unsigned long long)k);
+        csn_owner[csn] = k;
+    }
+    if (!quiesced)
+        return;
+    bkd_part_info_t p0 = info(0), p1 = info(1);
+    int pri = p0.serving ? 0 : 1;
+    bkd_part_info_t pp = pri == 0 ? p0 : p1, ps = pri == 0 ? p1 : p0;
+    cr_assert(pp.serving && !ps.serving, "seed %llu: no single serving primary (%s/%s, %s/%s)",
+              (unsigned long long)seed, p0.state, p0.reason, p1.state, p1.reason);
+    cr_assert_str_eq(pp.state, "pri_act", "seed %llu: primary be%d %s (%s)",
+                     (unsigned long long)seed, pri + 1, pp.state, pp.reason);
+    cr_assert_str_eq(ps.state, "sec_act", "seed %llu: secondary be%d %s (%s)",
+                     (unsigned long long)seed, 2 - pri, ps.state, ps.reason);
+    cr_assert_eq(pp.applied_n, ps.applied_n, "seed %llu: applied %llu vs %llu",
+                 (unsigned long long)seed, (unsigned long long)pp.applied_n,
+                 (unsigned long long)ps.applied_n);
+    for (uint64_t k = 1; k < 4096; k++) {
+        /* every accepted transfer is in both databases once; both databases are equal */
+        if (W.acc_csn[k] != 0)
+            cr_assert(W.be[0].db[k] == 1 && W.be[1].db[k] == 1,
+                      "seed %llu: accepted TID %llu applied %u/%u times", (unsigned long long)seed,
+                      (unsigned long long)k, W.be[0].db[k], W.be[1].db[k]);
+        cr_assert_eq(W.be[0].db[k], W.be[1].db[k], "seed %llu: TID %llu in one database only",
+                     (unsigned long long)seed, (unsigned long long)k);
+    }
+    /* both journals hold the same record at every CSN both applied */
+    for (uint64_t n = 1; n <= pp.applied_n && n < JMAX; n++) {
+        const Rtr__JournalRecord *a = W.be[0].jr[n], *b = W.be[1].jr[n];
+        cr_assert(a != NULL && b != NULL, "seed %llu: CSN %llu missing", (unsigned long long)seed,
+                  (unsigned long long)n);
+        cr_assert(a->epoch == b->epoch && memcmp(a->tid.data, b->tid.data, 16) == 0,
+                  "seed %llu: CSN %llu differs between the journals", (unsigned long long)seed,
+                  (unsigned long long)n);
+    }
+}
+
+static void
+fz_run(uint64_t seed)
+{
+    uint64_t restart_at[NN] = { 0 }, unpause_at[2] = { 0 }, relink_at = 0;
+    uint64_t counter = 0;
+
+    fz_rng = seed * 0x2545F4914F6CDD1Dull + 1;
+    up_and_running();
+    uint64_t end = W.now + 12000;
+    while (W.now < end) {
+        /* faults: one backend and one router at most down at a time */
+        if (fz_chance(1500) && !W.down[0] && !W.down[1] && !W.paused[0] && !W.paused[1]) {
+            int b = (int)(fz_rand() % 2);
+            W.down[b] = true;
+            restart_at[b] = W.now + 10 + fz_rand() % 3000;
+            fz_links();
+        }
+        if (fz_chance(1000) && !W.down[0] && !W.down[1] && !W.paused[0] && !W.paused[1]) {
+            int b = (int)(fz_rand() % 2);
+            W.paused[b] = true;
+            unpause_at[b] = W.now + 500 + fz_rand() % 3000;
+            fz_links();
+        }
+        if (fz_chance(2000) && !W.link_cut) {
+            W.link_cut = true;
+            relink_at = W.now + 200 + fz_rand() % 3000;
+            fz_links();
+        }
+        if (fz_chance(1000) && !W.down[2] && !W.down[3] && !W.down[4]) {
+            int i = (int)(fz_rand() % NR);
+            W.down[2 + i] = true;
+            restart_at[2 + i] = W.now + 200 + fz_rand() % 2000;
+        }
+        for (int b = 0; b < 2; b++) {
+            if (W.down[b] && W.now >= restart_at[b]) {
+                restart(b);
+                fz_links();
+            }
+            if (W.paused[b] && W.now >= unpause_at[b]) {
+                W.paused[b] = false;
+                fz_links();
+            }
+        }
+        for (int i = 0; i < NR; i++)
+            if (W.down[2 + i] && W.now >= restart_at[2 + i])
+                r_restart(i);
+        if (W.link_cut && W.now >= relink_at) {
+            W.link_cut = false;
+            fz_links();
+        }
+        /* load: a transaction now and then at whichever backend serves */
+        if (fz_chance(300000) && counter < 4000) {
+            for (int b = 0; b < 2; b++) {
+                if (W.down[b] || W.paused[b])
+                    continue;
+                if (info(b).serving) {
+                    tx(b, ++counter);
+                    break;
+                }
+            }
+        }
+        advance(10);
+        fz_check(seed, false);
+    }
+    /* quiesce: heal everything, restart what is down, let the pair settle */
+    for (int b = 0; b < 2; b++) {
+        if (W.down[b])
+            restart(b);
+        W.paused[b] = false;
+    }
+    for (int i = 0; i < NR; i++)
+        if (W.down[2 + i])
+            r_restart(i);
+    W.link_cut = false;
+    fz_links();
+    advance(10000);
+    fz_check(seed, true);
+}
+
+Test(bkd_role, seeded_fault_schedules)
+{
+    const char *env = getenv("RTR_PAIR_SEEDS");
+    const char *from = getenv("RTR_PAIR_FROM");
+    uint64_t n = env != NULL ? strtoull(env, NULL, 10) : 30;
+    uint64_t s0 = from != NULL ? strtoull(from, NULL, 10) : 1;
+    for (uint64_t seed = s0; seed < s0 + n; seed++) {
+        if (seed != s0) {
+            teardown();
+            setup();
+        }
+        fz_run(seed);
+    }
 }
