@@ -66,25 +66,47 @@ static void
 bkd_part_row(void *arg, const bkd_part_info_t *pi)
 {
     bkd_row(arg,
-            json_pack("[s s I I I i i i s s b I I I I I s]", pi->name,
+            json_pack("[s s I I I i i i s s b I I I I I s s b b I I I I]", pi->name,
                       pi->state != NULL ? pi->state : "active", (json_int_t)pi->epoch,
                       (json_int_t)pi->next_n, (json_int_t)pi->hardened_n, (int)pi->servers,
                       (int)pi->queued, (int)pi->active, bkd_role_name(pi->role),
                       pi->partner != NULL ? pi->partner : "", (int)pi->partner_up,
                       (json_int_t)pi->applied_n, (json_int_t)pi->partner_hardened,
                       (json_int_t)pi->partner_applied, (json_int_t)pi->lag_records,
-                      (json_int_t)pi->lag_bytes, pi->out_reason != NULL ? pi->out_reason : ""));
+                      (json_int_t)pi->lag_bytes, pi->out_reason != NULL ? pi->out_reason : "",
+                      pi->reason != NULL ? pi->reason : "", (int)pi->serving, (int)pi->lease_held,
+                      (json_int_t)pi->reg_version, (json_int_t)pi->single_copy_commits,
+                      (json_int_t)pi->single_copy_from, (json_int_t)pi->stalled_ms));
 }
 
 static json_t *
 bkd_show_partition(bkd_backend_t *b)
 {
-    static const char *const cols[] = { "partition",        "state",           "epoch",
-                                        "next_csn",         "hardened_csn",    "servers",
-                                        "queued",           "in_progress",     "role",
-                                        "partner",          "partner_up",      "applied_n",
-                                        "partner_hardened", "partner_applied", "lag_records",
-                                        "lag_bytes",        "out_reason",      NULL };
+    static const char *const cols[] = { "partition",
+                                        "state",
+                                        "epoch",
+                                        "next_csn",
+                                        "hardened_csn",
+                                        "servers",
+                                        "queued",
+                                        "in_progress",
+                                        "role",
+                                        "partner",
+                                        "partner_up",
+                                        "applied_n",
+                                        "partner_hardened",
+                                        "partner_applied",
+                                        "lag_records",
+                                        "lag_bytes",
+                                        "out_reason",
+                                        "reason",
+                                        "serving",
+                                        "lease_held",
+                                        "register_version",
+                                        "single_copy_commits",
+                                        "single_copy_from",
+                                        "stalled_ms",
+                                        NULL };
     json_t *o = bkd_table("partitions", cols);
     json_object_set_new(o, "node", json_string(b->me->name));
     bkd_core_each_part(b->core, bkd_part_row, o);

@@ -159,8 +159,11 @@ bkd_open_journal(bkd_backend_t *b)
 {
     jrn_options_t jo;
     bkd_part_cfg_t *pc = NULL;
+    Rtr__JournalMeta **metas = NULL;
+    const char **rnames = NULL;
     bkd_core_cfg_t cc;
     rtr_status_t sts;
+    bool shadowed = false;
 
     if (bkd_mkdir_parents(b->me->journal) != RTR_STS_OK)
         return RTR_STS_IOERR;
@@ -176,7 +179,10 @@ bkd_open_journal(bkd_backend_t *b)
     b->part_ids = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*b->part_ids));
     b->roles = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*b->roles));
     pc = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*pc));
-    if (b->parts == NULL || b->part_ids == NULL || b->roles == NULL || pc == NULL) {
+    metas = calloc(b->fac->npartitions ? b->fac->npartitions : 1, sizeof(*metas));
+    rnames = calloc(b->fac->nrouters ? b->fac->nrouters : 1, sizeof(*rnames));
+    if (b->parts == NULL || b->part_ids == NULL || b->roles == NULL || pc == NULL ||
+        metas == NULL || rnames == NULL) {
         sts = RTR_STS_NOMEM;
         goto fail;
     }
@@ -196,6 +202,15 @@ bkd_open_journal(bkd_backend_t *b)
             sts = jrn_last_n(b->jrn, b->part_ids[k], &pc[k].last_n);
         if (sts != RTR_STS_OK)
             goto fail;
+        if (b->roles[k] != BKD_ROLE_SOLE) {
+            /* the epoch history and fencing state the core keeps for a shadowed partition */
+            shadowed = true;
+            sts = jrn_meta_get(b->jrn, b->part_ids[k], &metas[k]);
+            if (sts != RTR_STS_OK)
+                goto fail;
+            pc[k].meta = metas[k];
+            pc[k].remember_deny = p->remember == CMN_REMEMBER_DENY;
+        }
         pc[k].name = p->name;
         pc[k].low = p->low.bytes;
         pc[k].high = p->high.bytes;
@@ -217,6 +232,23 @@ bkd_open_journal(bkd_backend_t *b)
     cc.replay_limit = (uint32_t)b->fac->settings.replay_limit;
     cc.resend_ms = (uint32_t)(b->fac->settings.heartbeat_ms * 2);
     cc.max_frame = bkd_max_frame(b); /* RecordBatch frames stay under every socket's limit */
+    if (shadowed) {
+        /* the facility register on the routers drives the roles (docs/shadow-protocol.md §5) */
+        const cmn_settings_t *st = &b->fac->settings;
+        for (size_t r = 0; r < b->fac->nrouters; r++)
+            rnames[r] = b->fac->routers[r].name;
+        cc.nrouters = b->fac->nrouters;
+        cc.routers = rnames;
+        cc.heartbeat_ms = (uint32_t)st->heartbeat_ms;
+        cc.failure_timeout_ms = (uint32_t)st->failure_timeout_ms;
+        cc.lease_ms = (uint32_t)st->lease_ms;
+        cc.lease_margin_ms = (uint32_t)st->lease_margin_ms;
+        cc.shadow_lag_ms = (uint32_t)st->shadow_lag_ms;
+        cc.register_timeout_ms = (uint32_t)st->register_timeout_ms;
+        cc.deny_reject_ms = (uint32_t)st->deny_reject_ms;
+        cc.shadow_window_bytes = (uint64_t)st->shadow_window_bytes;
+        cc.catchup_window_bytes = (uint64_t)st->catchup_window_bytes;
+    }
     sts = bkd_core_new(&cc, &b->core);
     bkd_core_timer(b->core, cmn_now_mono_ns() / 1000000u, cmn_now_wall_ms());
     for (size_t k = 0; sts == RTR_STS_OK && k < b->nparts; k++) {
@@ -231,6 +263,10 @@ bkd_open_journal(bkd_backend_t *b)
                 pc[k].epoch ? pc[k].epoch : 1, pc[k].last_n, l.loaded);
     }
 fail:
+    for (size_t k = 0; metas != NULL && k < b->fac->npartitions; k++)
+        wire_free((ProtobufCMessage **)&metas[k]);
+    free(metas);
+    free(rnames);
     free(pc);
     return sts;
 }

@@ -739,6 +739,23 @@ bkd_shadow_heartbeat(bkd_backend_t *b, const Rtr__Heartbeat *hb, uint64_t now_ms
 
 /* ---- heartbeats and liveness --------------------------------------------------------------- */
 
+typedef struct {
+    char **names;
+    uint64_t *epochs;
+    size_t n;
+} bkd_hello_t;
+
+static void
+bkd_hello_part(void *arg, const bkd_part_info_t *pi)
+{
+    bkd_hello_t *h = arg;
+    if (!pi->serving)
+        return;
+    h->names[h->n] = (char *)(uintptr_t)pi->name;
+    h->epochs[h->n] = pi->ms == BKD_MS_NONE ? 0 : pi->epoch;
+    h->n++;
+}
+
 void
 bkd_net_heartbeat(bkd_backend_t *b, uint64_t now_ms)
 {
@@ -746,15 +763,19 @@ bkd_net_heartbeat(bkd_backend_t *b, uint64_t now_ms)
     Rtr__BackendHello hello = RTR__BACKEND_HELLO__INIT;
     Rtr__Heartbeat hb = RTR__HEARTBEAT__INIT;
     char **names = calloc(b->nparts ? b->nparts : 1, sizeof(*names));
+    uint64_t *epochs = calloc(b->nparts ? b->nparts : 1, sizeof(*epochs));
+    bkd_hello_t hl = { names, epochs, 0 };
     uint64_t timeout = (uint64_t)b->fac->settings.failure_timeout_ms;
     size_t i = 0;
 
-    RTR_ASSERT(names != NULL);
-    /* a member never claims a route: only the partitions it decides for */
-    for (size_t p = 0; p < b->nparts; p++)
-        if (b->roles[p] != BKD_ROLE_MEMBER)
-            names[hello.n_partitions++] = b->parts[p]->name;
+    RTR_ASSERT(names != NULL && epochs != NULL);
+    /* only the partitions it serves now: a member, or a shadowed primary before it took its
+     * epoch, claims no route; a shadowed claim carries its epoch (a newer one moves the route) */
+    bkd_core_each_part(b->core, bkd_hello_part, &hl);
+    hello.n_partitions = hl.n;
     hello.partitions = names;
+    hello.n_epochs = hl.n;
+    hello.epochs = epochs;
     hello.has_servers = 1;
     hello.servers = bkd_core_server_count(b->core);
     b->hb_seq++;
@@ -768,6 +789,7 @@ bkd_net_heartbeat(bkd_backend_t *b, uint64_t now_ms)
             bkd_rlink_lost(b, rl, "timeout");
     }
     free(names);
+    free(epochs);
     hb.seq = b->hb_seq;
     hb.has_sent_mono_ns = 1;
     hb.sent_mono_ns = cmn_now_mono_ns();

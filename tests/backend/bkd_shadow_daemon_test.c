@@ -40,6 +40,12 @@ typedef struct {
     void *ctx, *router, *server, *admin;
     void *be2_in;  /* ROUTER on be2's shadow endpoint: what be1 sends its partner */
     void *be2_out; /* DEALER "be2" to be1's shadow endpoint */
+    /* the facility register as the fake router r1 plays it (docs/shadow-protocol.md §5):
+     * partition P, its primary and epoch; both members in sync */
+    const char *reg_primary;
+    uint64_t reg_epoch;
+    Rtr__Envelope *stash[64]; /* frames from be1 to r1 that no recv_body wanted yet */
+    size_t nstash;
 } sfx_t;
 
 static sfx_t F;
@@ -141,12 +147,16 @@ static void
 setup_primary(void)
 {
     setup_common(true);
+    F.reg_primary = "be1";
+    F.reg_epoch = 1;
 }
 
 static void
 setup_member(void)
 {
     setup_common(false);
+    F.reg_primary = "be2";
+    F.reg_epoch = 1;
 }
 
 static void
@@ -156,6 +166,8 @@ teardown(void)
         kill(F.pid, SIGKILL);
         waitpid(F.pid, NULL, 0);
     }
+    for (size_t i = 0; i < F.nstash; i++)
+        wire_free((ProtobufCMessage **)&F.stash[i]);
     zmq_close(F.router);
     zmq_close(F.server);
     zmq_close(F.admin);
@@ -184,6 +196,80 @@ send_env(void *sock, const char *to, Rtr__Envelope *env, const char *sender, uin
     cr_assert_eq(wire_zmq_send(sock, to ? &id : NULL, env, 0), RTR_STS_OK);
 }
 
+/* reg_answer - r1's register answers be1's RegChange or LeaseRequest (true when env was one). */
+static bool
+reg_answer(const Rtr__Envelope *in)
+{
+    static uint8_t uuid[16] = { 0x5a };
+    char *insync[2] = { (char *)(uintptr_t)F.reg_primary,
+                        strcmp(F.reg_primary, "be1") == 0 ? "be2" : "be1" };
+    Rtr__PartitionRole pr = RTR__PARTITION_ROLE__INIT, *prs[1] = { &pr };
+    Rtr__RegisterValue v = RTR__REGISTER_VALUE__INIT;
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+
+    if (in->body_case == RTR__ENVELOPE__BODY_LEASE_REQUEST) {
+        Rtr__LeaseGrant g = RTR__LEASE_GRANT__INIT;
+        g.partition = in->lease_request->partition;
+        g.epoch = in->lease_request->epoch;
+        g.seq = in->lease_request->seq;
+        g.granted = in->lease_request->epoch == F.reg_epoch && strcmp(F.reg_primary, "be1") == 0;
+        g.has_register_version = 1;
+        g.register_version = F.reg_epoch;
+        env.body_case = RTR__ENVELOPE__BODY_LEASE_GRANT;
+        env.lease_grant = &g;
+        send_env(F.router, "be1", &env, "r1", RTR_INC, RTR__ROLE__ROLE_ROUTER);
+        return true;
+    }
+    if (in->body_case != RTR__ENVELOPE__BODY_REG_CHANGE)
+        return false;
+    Rtr__RegChangeReply r = RTR__REG_CHANGE_REPLY__INIT;
+    r.req_id = in->reg_change->req_id;
+    r.status = RTR_STS_OK;
+    if (in->reg_change->kind == RTR__REG_KIND__REG_RESUME && strcmp(F.reg_primary, "be1") == 0 &&
+        in->reg_change->expected_epoch == F.reg_epoch)
+        F.reg_epoch++;
+    else if (in->reg_change->kind != RTR__REG_KIND__REG_READ)
+        r.status = RTR_STS_EXISTS;
+    pr.partition = "P";
+    pr.epoch = F.reg_epoch;
+    pr.primary = (char *)(uintptr_t)F.reg_primary;
+    pr.in_sync = insync;
+    pr.n_in_sync = 2;
+    pr.partner = insync[1];
+    v.version = F.reg_epoch;
+    v.facility = "T";
+    v.facility_uuid.data = uuid;
+    v.facility_uuid.len = 16;
+    v.partitions = prs;
+    v.n_partitions = 1;
+    r.value = &v;
+    env.body_case = RTR__ENVELOPE__BODY_REG_CHANGE_REPLY;
+    env.reg_change_reply = &r;
+    send_env(F.router, "be1", &env, "r1", RTR_INC, RTR__ROLE__ROLE_ROUTER);
+    return true;
+}
+
+/* serve_router - take what be1 sent r1: register traffic is answered, the rest kept for
+ * recv_body (so be1's register requests and leases are served whatever the test waits for). */
+static void
+serve_router(void)
+{
+    for (;;) {
+        zmq_pollitem_t it = { F.router, 0, ZMQ_POLLIN, 0 };
+        wire_zmq_id_t from;
+        Rtr__Envelope *env = NULL;
+        if (zmq_poll(&it, 1, 0) <= 0)
+            return;
+        if (wire_zmq_recv(F.router, &from, NULL, &env) != RTR_STS_OK)
+            continue;
+        if (reg_answer(env) || F.nstash == 64) {
+            wire_free((ProtobufCMessage **)&env);
+            continue;
+        }
+        F.stash[F.nstash++] = env;
+    }
+}
+
 /* recv_body - wait (deadline) for an envelope from be1 with body `want` on sock, skipping the
  * others. Caller frees. */
 static Rtr__Envelope *
@@ -192,16 +278,35 @@ recv_body(void *sock, bool is_router, Rtr__Envelope__BodyCase want)
     uint64_t end = now_ms() + DEADLINE_MS;
 
     for (;;) {
-        zmq_pollitem_t it = { sock, 0, ZMQ_POLLIN, 0 };
+        zmq_pollitem_t it[2] = { { sock, 0, ZMQ_POLLIN, 0 }, { F.router, 0, ZMQ_POLLIN, 0 } };
         uint64_t t = now_ms();
         wire_zmq_id_t from;
         Rtr__Envelope *env = NULL;
 
+        serve_router();
+        if (sock == F.router) {
+            for (size_t i = 0; i < F.nstash; i++) {
+                if (F.stash[i]->body_case != want)
+                    continue;
+                env = F.stash[i];
+                memmove(F.stash + i, F.stash + i + 1, (F.nstash - i - 1) * sizeof(F.stash[0]));
+                F.nstash--;
+                return env;
+            }
+            for (size_t i = 0; i < F.nstash; i++) /* what nobody wanted is skipped, as before */
+                wire_free((ProtobufCMessage **)&F.stash[i]);
+            F.nstash = 0;
+        }
         cr_assert_lt(t, end, "timed out waiting for body %d", want);
-        if (zmq_poll(&it, 1, (long)(end - t)) <= 0)
+        long wait = (long)(end - t) < 20 ? (long)(end - t) : 20;
+        if (zmq_poll(it, sock == F.router ? 1 : 2, wait) <= 0 || !(it[0].revents & ZMQ_POLLIN))
             continue;
         if (wire_zmq_recv(sock, is_router ? &from : NULL, NULL, &env) != RTR_STS_OK)
             continue;
+        if (sock == F.router && reg_answer(env)) {
+            wire_free((ProtobufCMessage **)&env);
+            continue;
+        }
         cr_assert_eq(env->role, RTR__ROLE__ROLE_BACKEND);
         cr_assert_str_eq(env->sender, "be1");
         if (is_router)
@@ -346,6 +451,57 @@ wait_partner_up(bool want)
     uint64_t end = now_ms() + DEADLINE_MS;
     while (partner_up() != want)
         cr_assert_lt(now_ms(), end, "partner_up never became %d", want);
+}
+
+/* be2_join - the fake partner be2 (empty journal) handshakes with the primary be1 until be1
+ * starts its stream (be1 answers once it took its epoch and holds its lease). */
+static void
+be2_join(void)
+{
+    uint64_t end = now_ms() + DEADLINE_MS;
+    be2_heartbeat(BE2_INC);
+    wait_partner_up(true);
+    for (;;) {
+        Rtr__Envelope env = RTR__ENVELOPE__INIT;
+        Rtr__ShadowHello h = RTR__SHADOW_HELLO__INIT;
+        h.partition = "P";
+        env.body_case = RTR__ENVELOPE__BODY_SHADOW_HELLO;
+        env.shadow_hello = &h;
+        be2_send(&env, BE2_INC);
+        uint64_t until = now_ms() + 200;
+        while (now_ms() < until) {
+            zmq_pollitem_t it = { F.be2_in, 0, ZMQ_POLLIN, 0 };
+            wire_zmq_id_t from;
+            Rtr__Envelope *r = NULL;
+            serve_router();
+            if (zmq_poll(&it, 1, 20) <= 0)
+                continue;
+            if (wire_zmq_recv(F.be2_in, &from, NULL, &r) != RTR_STS_OK)
+                continue;
+            bool started = r->body_case == RTR__ENVELOPE__BODY_SHADOW_START;
+            if (started)
+                cr_assert_eq(r->shadow_start->mitt, 1);
+            wire_free((ProtobufCMessage **)&r);
+            if (started)
+                return;
+        }
+        cr_assert_lt(now_ms(), end, "be1 never started be2's stream");
+    }
+}
+
+/* wait_state - poll show partition until P's state is `want`. */
+static void
+wait_state(const char *want)
+{
+    uint64_t end = now_ms() + DEADLINE_MS;
+    for (;;) {
+        json_t *j = admin_cmd("show partition", NULL);
+        bool ok = strcmp(json_string_value(col(j, 0, "state")), want) == 0;
+        json_decref(j);
+        if (ok)
+            return;
+        cr_assert_lt(now_ms(), end, "state never became %s", want);
+    }
 }
 
 static void
@@ -527,13 +683,20 @@ Test(shadow_primary, refuses_bad_frames_and_keeps_serving)
     /* be1's shadow DEALER reaches be2 with its node name as routing id and heartbeats */
     h = recv_body(F.be2_in, true, RTR__ENVELOPE__BODY_HEARTBEAT);
     free_env(&h);
-    /* and only the primary claims the route */
-    h = recv_body(F.router, true, RTR__ENVELOPE__BODY_BACKEND_HELLO);
-    cr_assert_eq(h->backend_hello->n_partitions, 1);
-    cr_assert_str_eq(h->backend_hello->partitions[0], "P");
-    free_env(&h);
-    be2_heartbeat(BE2_INC);
-    wait_partner_up(true);
+    /* and only the primary claims the route, once it took its epoch (RESUME: 2) */
+    for (;;) {
+        h = recv_body(F.router, true, RTR__ENVELOPE__BODY_BACKEND_HELLO);
+        bool claimed = h->backend_hello->n_partitions == 1;
+        if (claimed) {
+            cr_assert_str_eq(h->backend_hello->partitions[0], "P");
+            cr_assert_eq(h->backend_hello->n_epochs, 1);
+            cr_assert_eq(h->backend_hello->epochs[0], 2);
+        }
+        free_env(&h);
+        if (claimed)
+            break;
+    }
+    be2_join();
     c0 = shadow_counters();
     cr_assert_eq(c0.malformed + c0.wrong_role + c0.unknown_peer + c0.unexpected, 0);
 
@@ -594,8 +757,7 @@ Test(shadow_primary, refuses_bad_frames_and_keeps_serving)
 
 Test(shadow_primary, commits_only_after_the_partner_acked)
 {
-    be2_heartbeat(BE2_INC);
-    wait_partner_up(true);
+    be2_join();
     open_server_channel();
     commit_one(1, 1);
 }
@@ -633,10 +795,25 @@ Test(shadow_member, hardens_acks_executes_and_reports_a_divergence)
     free_env(&r);
     be2_heartbeat(BE2_INC);
     wait_partner_up(true);
+    /* be1 handshakes with its primary be2 (the test), which starts the stream */
+    r = recv_body(F.be2_in, true, RTR__ENVELOPE__BODY_SHADOW_HELLO);
+    cr_assert_str_eq(r->shadow_hello->partition, "P");
+    cr_assert_eq(r->shadow_hello->contig_n, 0);
+    free_env(&r);
+    {
+        Rtr__ShadowStart st = RTR__SHADOW_START__INIT;
+        st.partition = "P";
+        st.epoch = 1;
+        st.mitt = 1;
+        env.body_case = RTR__ENVELOPE__BODY_SHADOW_START;
+        env.shadow_start = &st;
+        be2_send(&env, BE2_INC);
+        env = (Rtr__Envelope)RTR__ENVELOPE__INIT;
+    }
+    wait_state("sec_act");
     open_server_channel();
     j = admin_cmd("show partition", NULL);
     cr_assert_str_eq(json_string_value(col(j, 0, "role")), "member");
-    cr_assert_str_eq(json_string_value(col(j, 0, "state")), "sec_act");
     json_decref(j);
 
     tid_of(7, tid);
