@@ -266,6 +266,22 @@ bkd_show_counters(bkd_backend_t *b)
     BKD_K(shadow_divergence);
     BKD_K(shadow_unexpected);
     BKD_K(shadow_partner_lost);
+    BKD_K(reg_requests);
+    BKD_K(reg_timeouts);
+    BKD_K(reg_learned);
+    BKD_K(reg_unexpected);
+    BKD_K(leases_requested);
+    BKD_K(leases_granted);
+    BKD_K(leases_refused);
+    BKD_K(fenced);
+    BKD_K(single_copy_commits);
+    BKD_K(role_events);
+    BKD_K(tx_noshadow);
+    BKD_K(shadow_hellos);
+    BKD_K(shadow_truncations);
+    BKD_K(backfill_reads);
+    BKD_K(backfill_records);
+    BKD_K(window_dropped);
 #undef BKD_K
     jrn_stats(b->jrn, &js);
     json_object_set_new(o, "journal_flushes", json_integer((json_int_t)js.flushes));

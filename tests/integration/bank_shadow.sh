@@ -218,6 +218,7 @@ part be1
 setsid "$BACKEND" --config "$T/f.conf" --node be2 --log "$T/run/be2.log" </dev/null \
     >>"$T/run/be2.log" 2>&1 &
 EXTRA_PIDS=$!
+BE2_NEW=$EXTRA_PIDS
 echo "$EXTRA_PIDS" >"$T/run/be2.pid"
 echo "   killed be2 (pid $BE2) at $KILL_TIME UTC after $KILLED_AT logged transfers; be1 saw it silent after $((TD - TK)) ms; restarted as pid $EXTRA_PIDS"
 wait_for "$T/run/be1.log" "BKD-PARTNER-UP partner=be2 .*restarted=1" 20
@@ -239,6 +240,69 @@ CHECK="phase 2: the two databases are identical; exactly once and conservation o
 compare_dbs p2 "$T/c1.log" "$T/c2.log"
 ok "$APPLIED transfers applied on each"
 
+CHECK="phase 3: $N2 transfers; the primary be1 killed (SIGKILL) after a third: be2 takes over, be1 rejoins"
+part be1
+E0=$(pfield be1 epoch)
+SEED=$((SEED + 1))
+TC=$(now_ms)
+run_client "$T/c3.log" "$N2"
+wait_lines "$T/c3.log" $((N2 / 3)) 90 "$CPID"
+BE1=$(cat "$T/run/be1.pid")
+kill -KILL "$BE1"
+KILLED3=$(wc -l <"$T/c3.log")
+TK3=$(now_ms)
+end=$((SECONDS + 10))
+while [ -d "/proc/$BE1" ] && ! grep -q '^State:.*Z' "/proc/$BE1/status" 2>/dev/null; do
+    [ "$SECONDS" -lt "$end" ] || fail "be1 pid $BE1 still there 10 s after SIGKILL"
+    sleep 0.02
+done
+# be2 is promoted (a new epoch, alone: remember) and claims the route
+end=$((SECONDS + 30))
+until part be2 && [ "$(pfield be2 role state serving)" = "primary remember true" ] &&
+    [ "$(pfield be2 epoch)" -gt "$E0" ]; do
+    [ "$SECONDS" -lt "$end" ] || fail "be2 did not take over within 30 s: $(cat "$T/part-be2.json")"
+    sleep 0.1
+done
+TP3=$(now_ms)
+setsid "$BACKEND" --config "$T/f.conf" --node be1 --log "$T/run/be1.log" </dev/null \
+    >>"$T/run/be1.log" 2>&1 &
+BE1_NEW=$!
+EXTRA_PIDS="$EXTRA_PIDS $BE1_NEW" # killed by bank_cleanup if the test fails
+echo "$BE1_NEW" >"$T/run/be1.pid"
+# be1 comes back as a member: handshake (its undecided tail cut), catch-up, ADD
+end=$((SECONDS + 60))
+until part be1 && part be2 && [ "$(pfield be1 role state)" = "member sec_act" ] &&
+    [ "$(pfield be2 state)" = "pri_act" ]; do
+    [ "$SECONDS" -lt "$end" ] ||
+        fail "be1 did not rejoin within 60 s: $(cat "$T/part-be1.json" "$T/part-be2.json")"
+    sleep 0.1
+done
+TJ3=$(now_ms)
+wait_client "$T/c3.log" 110
+TE=$(now_ms)
+after=$(tail -n +$((KILLED3 + 1)) "$T/c3.log" | awk '$2 == "ACCEPTED"' | wc -l)
+[ "$after" -ge 1 ] || fail "nothing accepted after the kill: $(tail -5 "$T/c3.log")"
+echo "   killed be1 (pid $BE1) after $KILLED3 logged transfers; be2 served alone after $((TP3 - TK3)) ms; be1 back in sync after $((TJ3 - TK3)) ms"
+ok "$CLIENT_SUMMARY; $after accepted after the kill"
+
+CHECK="phase 3: be1 applies everything be2 applied"
+end=$((SECONDS + 60))
+t3=$(now_ms)
+while :; do
+    part be1
+    part be2
+    read -r h2 a2 < <(pfield be2 hardened_csn applied_n)
+    a1=$(pfield be1 applied_n)
+    [ "$a2" -eq "$h2" ] && [ "$a1" -eq "$a2" ] && break
+    [ "$SECONDS" -lt "$end" ] || fail "be2 hardened $h2 applied $a2, be1 applied $a1"
+    sleep 0.1
+done
+ok "applied_n $a2 on both, $(($(now_ms) - t3)) ms after the client ended"
+
+CHECK="phase 3: the two databases are identical; every accepted transfer exactly once, conservation"
+compare_dbs p3 "$T/c1.log" "$T/c2.log" "$T/c3.log"
+ok "$APPLIED transfers applied on each"
+
 CHECK="show counters: the shadow stream moved, nothing refused on the shadow sockets"
 "$RTRCLI" --json show counters --config "$T/f.conf" --node be1 >"$T/ctr-be1.json" 2>&1 || fail "$(cat "$T/ctr-be1.json")"
 "$RTRCLI" --json show counters --config "$T/f.conf" --node be2 >"$T/ctr-be2.json" 2>&1 || fail "$(cat "$T/ctr-be2.json")"
@@ -248,10 +312,12 @@ def load(p):
     return d[0] if isinstance(d, list) else d
 b1, b2 = load(sys.argv[1]), load(sys.argv[2])
 bad = []
-if b1["shadow_records_sent"] < 1 or b1["shadow_acks"] < 1: bad.append("be1 sent nothing")
-if b2["shadow_records_recv"] < 1 or b2["shadow_executed"] < 1: bad.append("be2 took nothing")
+# after phase 3 be2 is the primary and be1 (restarted: fresh counters) its member
+if b2["shadow_records_sent"] < 1 or b2["shadow_acks"] < 1: bad.append("be2 sent nothing")
+if b1["shadow_records_recv"] < 1 or b1["shadow_executed"] < 1: bad.append("be1 took nothing")
 if b1["shadow_divergence"] or b2["shadow_divergence"]: bad.append("divergence")
-if b1["shadow_partner_lost"] < 1: bad.append("be1 never lost be2")
+if b2["shadow_partner_lost"] < 1: bad.append("be2 never lost be1")
+if b1["shadow_hellos"] < 1: bad.append("be1 never handshook")
 for d in (b1, b2):
     cols = d["columns"]
     for r in d["rows"]:
@@ -259,9 +325,10 @@ for d in (b1, b2):
         row = dict(zip(cols, r))
         for k in ("malformed", "wrong_role", "unknown_peer", "unexpected"):
             if row[k]: bad.append("%s %s=%d" % (d.get("node", "?"), k, row[k]))
-print("be1 batches %d records %d resent %d acks %d; be2 received %d dups %d gaps %d executed %d" % (
-    b1["shadow_batches"], b1["shadow_records_sent"], b1["shadow_resent"], b1["shadow_acks"],
-    b2["shadow_records_recv"], b2["shadow_dups"], b2["shadow_gaps"], b2["shadow_executed"]))
+print("be2 batches %d records %d resent %d acks %d; be1 received %d dups %d gaps %d executed %d truncations %d" % (
+    b2["shadow_batches"], b2["shadow_records_sent"], b2["shadow_resent"], b2["shadow_acks"],
+    b1["shadow_records_recv"], b1["shadow_dups"], b1["shadow_gaps"], b1["shadow_executed"],
+    b1["shadow_truncations"]))
 print(" ".join(bad), file=sys.stderr); sys.exit(1 if bad else 0)' "$T/ctr-be1.json" "$T/ctr-be2.json" \
     >"$T/ctr.out" 2>"$T/ctr.err" || fail "$(cat "$T/ctr.err")"
 ok "$(cat "$T/ctr.out")"
@@ -270,15 +337,17 @@ CHECK="SIGTERM stops the bank servers cleanly"
 srv_stop_all
 ok
 
-CHECK="rtrcli stop facility (the restarted be2 included)"
+CHECK="rtrcli stop facility (the restarted be1 and be2 included)"
 "$RTRCLI" stop facility "$T/f.conf" --run "$T/run" >"$T/stop.out" 2>&1 || fail "exit $?: $(cat "$T/stop.out")"
-grep -q "^stopped be2 (pid $EXTRA_PIDS)" "$T/stop.out" || fail "$(cat "$T/stop.out")"
-wait "$EXTRA_PIDS" 2>/dev/null
+grep -q "^stopped be2 (pid $BE2_NEW)" "$T/stop.out" || fail "$(cat "$T/stop.out")"
+grep -q "^stopped be1 (pid $BE1_NEW)" "$T/stop.out" || fail "$(cat "$T/stop.out")"
+wait "$BE2_NEW" "$BE1_NEW" 2>/dev/null
 EXTRA_PIDS=""
 ok
 check_sanitizers
 
 echo "figures: phase 1: $N1 transfers in $((P1_RUN / 1000)).$((P1_RUN % 1000 / 100)) s ($((N1 * 1000 / (P1_RUN + 1))) tx/s), applied point $P1_APPLIED on both ($P1_DBAPPLIED transfers in each database), be2 caught up $P1_WAIT ms after the client"
 echo "figures: phase 2: $N2 transfers in $((P2_RUN / 1000)).$((P2_RUN % 1000 / 100)) s, be2 killed after $KILLED_AT, silent for be1 after $((TD - TK)) ms, up again after $((TUP - TK)) ms; applied point $A1 on both ($APPLIED transfers in each database), be2 caught up $WAIT_MS ms after the client; bank server restarts $SRV_RESTARTS"
+echo "figures: phase 3: be1 (primary) killed after $KILLED3, be2 served alone after $((TP3 - TK3)) ms, be1 back in sync after $((TJ3 - TK3)) ms"
 echo "figures: test $((($(now_ms) - T0) / 1000)) s; seed $((SEED - 1)) (BANK_SEED=$((SEED - 1)) replays this run's transfers)"
 echo "all checks passed"
