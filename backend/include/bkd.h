@@ -198,6 +198,7 @@ typedef struct {
     uint64_t shadow_truncations;  /* member journals cut back to the agreed point */
     uint64_t backfill_reads, backfill_records; /* journal reads for a catching-up member */
     uint64_t window_dropped; /* records dropped from memory for an absent partner */
+    uint64_t fenced_frames;  /* batches of an older epoch from a partner that was primary */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */

@@ -300,7 +300,14 @@ bkd_catchup_msg(bkd_core_t *c, uint32_t i, const Rtr__Envelope *env)
             break;
         return cu_on_start(c, i, env->shadow_start);
     default:
-        break;
+        c->ctr.shadow_unexpected++;
+        return RTR_STS_INVARG;
+    }
+    if (c->nrouters_reg > 0) {
+        /* a handshake frame for the role this backend had before a failover (the partner has
+         * not learned yet that the roles turned): stale, dropped, counted */
+        c->ctr.fenced_frames++;
+        return RTR_STS_OK;
     }
     c->ctr.shadow_unexpected++;
     return RTR_STS_INVARG;
@@ -331,25 +338,20 @@ bkd_demote(bkd_core_t *c, uint32_t i)
     if (p->shd == NULL)
         p->shd = bkd_shd_new(p->next_n - 1);
     RTR_ASSERT(p->shd != NULL);
-    /* its undecided records stay in its journal: as a member it runs those the agreed history
-     * keeps (the handshake cuts the others), so they go to the member's ring, in CSN order */
-    if (p->pipe != NULL) {
-        bkd_pipe_t *q = p->pipe;
-        for (size_t k = 0; k < q->count; k++) {
-            const bkd_out_t *o = &q->out[(q->head + k) % q->cap];
-            bkd_tx_t *tx = NULL;
-            for (bkd_tx_t *t = c->first; t != NULL && tx == NULL; t = t->next)
-                if (t->part == i && t->n == o->n && !t->shadow)
-                    tx = t;
-            if (tx == NULL || tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_DONE ||
-                (tx->state == BKD_TX_EXCEPTION))
-                continue; /* decided here: it finishes as the primary's */
-            Rtr__JournalRecord *rec = NULL;
-            if (wire_decode(&rtr__journal_record__descriptor, o->buf, o->len, 0, NULL,
-                            (ProtobufCMessage **)&rec) != RTR_STS_OK)
-                continue;
-            bkd_shd_adopt(c, i, rec, tx->voted_ticket);
-        }
+    /* its records above its applied point stay in its journal: as a member it runs those the
+     * agreed history keeps (the handshake cuts the others). They are read back from the
+     * journal into the member's ring (bkd_core_records_read); the ones a server is still
+     * committing as the primary's decision finish that way instead. */
+    if (p->applied_n + 1 < p->next_n) {
+        bkd_action_t a;
+        memset(&a, 0, sizeof(a));
+        a.kind = BKD_ACT_JOURNAL_READ;
+        a.part = i;
+        a.n = p->applied_n + 1;
+        a.to_n = p->next_n - 1;
+        a.max_bytes = UINT64_MAX;
+        p->shd->reloading = true;
+        bkd_push_action(c, &a);
     }
     /* what is undecided here is not this backend's to decide any more: its servers roll it
      * back; the clients resolve by TID with the primary */

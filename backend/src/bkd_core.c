@@ -632,7 +632,11 @@ bkd_on_channel_open(bkd_core_t *c, const char *id, const Rtr__ChannelOpen *o)
         bkd_send_channel_status(c, id, o->channel, RTR_STS_INVPKEYSEG, NULL);
         return RTR_STS_OK;
     }
-    if (s != NULL && s->part != (uint32_t)part) { /* reopened elsewhere: the old one closes */
+    if (s != NULL && (s->part != (uint32_t)part || s->tx != NULL)) {
+        /* reopened elsewhere, or announced again while it held a transaction: librtr announces
+         * its channels again after it lost its link to this backend, and rolls back what they
+         * held (it may have missed the outcome): the old channel closes and what it held is
+         * replayed, msg1_uncertain if decided */
         bkd_srv_detach(c, s);
         s = NULL;
     }

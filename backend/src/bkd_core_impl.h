@@ -152,6 +152,7 @@ typedef struct {
     uint64_t last_nack_ms;
     uint64_t refuse_epoch; /* records of this epoch or older are refused (T14) */
     bool started;          /* the primary answered the handshake: its stream is taken */
+    bool reloading;        /* a demoted primary reads its own unapplied records back */
     uint64_t last_ack_ms;  /* the last ShadowAck sent */
     uint64_t hello_ms;     /* last ShadowHello sent (0: none) */
     bool out;
@@ -456,6 +457,11 @@ rtr_status_t bkd_shd_load(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord
 /* bkd_shd_adopt - a demoted primary's own undecided record n (rec owned by the ring from now
  * on; ascending n; ticket: its journal ticket, 0 if hardened) joins the member's ring. */
 void bkd_shd_adopt(bkd_core_t *c, uint32_t part, Rtr__JournalRecord *rec, uint64_t ticket);
+
+/* bkd_shd_reloaded - the answer to a demoted primary's own journal read (records packed,
+ * borrowed). */
+void bkd_shd_reloaded(bkd_core_t *c, uint32_t part, size_t n, uint8_t *const *bufs,
+                      const size_t *lens);
 
 /* bkd_shd_batch - a RecordBatch from the primary. */
 rtr_status_t bkd_shd_batch(bkd_core_t *c, uint32_t part, const Rtr__RecordBatch *b);

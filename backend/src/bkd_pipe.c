@@ -442,6 +442,15 @@ bkd_core_records_read(bkd_core_t *c, uint32_t part, rtr_status_t sts, size_t n, 
                       uint8_t *const *bufs, const size_t *lens)
 {
     bkd_pipe_t *q = part < c->nparts ? c->parts[part].pipe : NULL;
+    if (part < c->nparts && c->parts[part].shd != NULL && c->parts[part].shd->reloading) {
+        c->parts[part].shd->reloading = false;
+        if (sts == RTR_STS_OK)
+            bkd_shd_reloaded(c, part, n, bufs, lens);
+        else
+            RTR_LOG(CMN_LOG_ERR, "BKD-RELOAD", "partition=%s sts=%s", c->parts[part].name,
+                    rtr_status_name(sts));
+        return;
+    }
     const bkd_out_t *batch[512];
     bkd_out_t outs[512];
     size_t k = 0, bytes = 0;

@@ -23,6 +23,8 @@
 #include "bkd_core_impl.h"
 #include "wire.h"
 
+static void bkd_shd_exec_next(bkd_core_t *c, uint32_t part);
+
 bkd_shd_t *
 bkd_shd_new(uint64_t last_n)
 {
@@ -159,6 +161,31 @@ bkd_shd_adopt(bkd_core_t *c, uint32_t part, Rtr__JournalRecord *rec, uint64_t ti
     sr->state = RTR__TX_STATE__TX_VOTED;
     sr->ticket = ticket <= c->hardened ? 0 : ticket;
     sr->rec = rec;
+}
+
+void
+bkd_shd_reloaded(bkd_core_t *c, uint32_t part, size_t n, uint8_t *const *bufs, const size_t *lens)
+{
+    for (size_t i = 0; i < n; i++) {
+        Rtr__JournalRecord *rec = NULL;
+        if (wire_decode(&rtr__journal_record__descriptor, bufs[i], lens[i], 0, NULL,
+                        (ProtobufCMessage **)&rec) != RTR_STS_OK)
+            continue;
+        bkd_tx_t *tx = rec->tid.len == 16 ? bkd_tx_find(c, rec->tid.data) : NULL;
+        bool finishing = tx != NULL && !tx->shadow && tx->n == rec->n &&
+                         (tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_EXCEPTION ||
+                          (tx->state == BKD_TX_DONE && tx->accepted));
+        if (rec->state == RTR__TX_STATE__TX_DONE || rec->state == RTR__TX_STATE__TX_MOVED ||
+            rec->state == RTR__TX_STATE__TX_ABORT) {
+            bkd_applied_note(c, part, rec->n);
+            wire_free((ProtobufCMessage **)&rec);
+        } else if (finishing) {
+            wire_free((ProtobufCMessage **)&rec); /* its server commits it as decided here */
+        } else {
+            bkd_shd_adopt(c, part, rec, 0);
+        }
+    }
+    bkd_shd_exec_next(c, part);
 }
 
 /* bkd_shd_append - queue the append of a received record (copied) to the member's journal. */
@@ -484,6 +511,13 @@ bkd_core_shadow_msg(bkd_core_t *c, const char *partner, const Rtr__Envelope *env
         env->body_case == RTR__ENVELOPE__BODY_SHADOW_START)
         return bkd_catchup_msg(c, (uint32_t)part, env);
     if (env->body_case == RTR__ENVELOPE__BODY_RECORDS) {
+        if (c->parts[part].shd == NULL && c->parts[part].shadowed && c->nrouters_reg > 0 &&
+            env->records->has_epoch && env->records->epoch < c->parts[part].epoch) {
+            /* the partner's batch of an older epoch: it was primary once and has not learned
+             * yet that it is not (a SIGSTOPped primary waking up): fenced, nothing applied */
+            c->ctr.fenced_frames++;
+            return RTR_STS_OK;
+        }
         if (c->parts[part].shd == NULL) {
             c->ctr.shadow_unexpected++;
             return RTR_STS_INVARG;

@@ -731,6 +731,34 @@ Test(bkd_core, msg1_uncertain_after_commit_without_done_already_applied_keeps_cs
     fx_free(&f);
 }
 
+Test(bkd_core, a_channel_announced_again_replays_what_it_held)
+{
+    fx_t f;
+
+    /* librtr lost its link to the backend (a frozen backend: no new incarnation) and rolled
+     * back what its channel held; on the new link it announces the channel again. The backend
+     * must not wait for a ServerDone that will never come: it replays, msg1_uncertain. */
+    fx_new(&f, true, 0);
+    attach(&f, "s-1", 0);
+    commit_without_done(&f);
+    cr_assert_eq(ev_open(&f, "s-1", 1, 0, LOW, HIGH), RTR_STS_OK);
+    size_t n = fx_drain(&f);
+    bool status = false, replayed = false;
+    for (size_t i = 0; i < n; i++) {
+        if (f.a[i].kind != BKD_ACT_SEND)
+            continue;
+        if (f.a[i].env->body_case == RTR__ENVELOPE__BODY_CHANNEL_STATUS)
+            status = true;
+        if (f.a[i].env->body_case == RTR__ENVELOPE__BODY_DELIVER) {
+            cr_assert_eq(f.a[i].env->deliver->kind, RTR__DELIVER_KIND__DELIVER_MSG1_UNCERTAIN);
+            replayed = true;
+        }
+    }
+    cr_assert(status, "no ChannelStatus");
+    cr_assert(replayed, "the held transaction was not replayed (%zu actions)", n);
+    fx_free(&f);
+}
+
 Test(bkd_core, reexecution_gets_a_new_csn_and_the_old_becomes_moved)
 {
     fx_t f;

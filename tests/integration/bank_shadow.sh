@@ -303,6 +303,47 @@ CHECK="phase 3: the two databases are identical; every accepted transfer exactly
 compare_dbs p3 "$T/c1.log" "$T/c2.log" "$T/c3.log"
 ok "$APPLIED transfers applied on each"
 
+CHECK="phase 4: $N2 transfers; the primary be2 stopped (SIGSTOP) past the failure timeout, then continued"
+part be2
+E0=$(pfield be2 epoch)
+SEED=$((SEED + 1))
+run_client "$T/c4.log" "$N2"
+wait_lines "$T/c4.log" $((N2 / 3)) 90 "$CPID"
+BE2P=$(cat "$T/run/be2.pid")
+kill -STOP "$BE2P"
+STOPPED4=$(wc -l <"$T/c4.log")
+TK4=$(now_ms)
+# be1 is promoted while be2 is frozen (a new epoch, alone)
+end=$((SECONDS + 30))
+until part be1 && [ "$(pfield be1 role state serving)" = "primary remember true" ] &&
+    [ "$(pfield be1 epoch)" -gt "$E0" ]; do
+    [ "$SECONDS" -lt "$end" ] || { kill -CONT "$BE2P"; fail "be1 did not take over within 30 s: $(cat "$T/part-be1.json")"; }
+    sleep 0.1
+done
+TP4=$(now_ms)
+kill -CONT "$BE2P"
+# the old primary wakes with an expired lease: it is fenced (nothing of its old epoch is
+# decided any more), demoted, and rejoins as the member
+end=$((SECONDS + 60))
+until part be2 && part be1 && [ "$(pfield be2 role state serving)" = "member sec_act false" ] &&
+    [ "$(pfield be1 state)" = "pri_act" ]; do
+    [ "$SECONDS" -lt "$end" ] ||
+        fail "be2 did not rejoin within 60 s: $(cat "$T/part-be2.json" "$T/part-be1.json")"
+    sleep 0.1
+done
+TJ4=$(now_ms)
+wait_client "$T/c4.log" 110
+echo "   stopped be2 after $STOPPED4 logged transfers; be1 served alone after $((TP4 - TK4)) ms; be2 back in sync after $((TJ4 - TK4)) ms"
+ok "$CLIENT_SUMMARY"
+
+CHECK="phase 4: be2 applies everything be1 applied"
+wait_pair_applied 60
+ok "applied_n $A1 on both"
+
+CHECK="phase 4: the two databases are identical; every accepted transfer exactly once, conservation"
+compare_dbs p4 "$T/c1.log" "$T/c2.log" "$T/c3.log" "$T/c4.log"
+ok "$APPLIED transfers applied on each"
+
 CHECK="show counters: the shadow stream moved, nothing refused on the shadow sockets"
 "$RTRCLI" --json show counters --config "$T/f.conf" --node be1 >"$T/ctr-be1.json" 2>&1 || fail "$(cat "$T/ctr-be1.json")"
 "$RTRCLI" --json show counters --config "$T/f.conf" --node be2 >"$T/ctr-be2.json" 2>&1 || fail "$(cat "$T/ctr-be2.json")"
@@ -312,12 +353,14 @@ def load(p):
     return d[0] if isinstance(d, list) else d
 b1, b2 = load(sys.argv[1]), load(sys.argv[2])
 bad = []
-# after phase 3 be2 is the primary and be1 (restarted: fresh counters) its member
+# both served as primary (be2 in phase 3, be1 again in phase 4) and as member
 if b2["shadow_records_sent"] < 1 or b2["shadow_acks"] < 1: bad.append("be2 sent nothing")
+if b1["shadow_records_sent"] < 1 or b1["shadow_acks"] < 1: bad.append("be1 sent nothing")
 if b1["shadow_records_recv"] < 1 or b1["shadow_executed"] < 1: bad.append("be1 took nothing")
+if b2["shadow_records_recv"] < 1 or b2["shadow_executed"] < 1: bad.append("be2 took nothing")
 if b1["shadow_divergence"] or b2["shadow_divergence"]: bad.append("divergence")
-if b2["shadow_partner_lost"] < 1: bad.append("be2 never lost be1")
-if b1["shadow_hellos"] < 1: bad.append("be1 never handshook")
+if b2["fenced"] < 1: bad.append("be2 was never fenced")
+if b1["shadow_hellos"] < 1 or b2["shadow_hellos"] < 1: bad.append("a member never handshook")
 for d in (b1, b2):
     cols = d["columns"]
     for r in d["rows"]:
@@ -325,10 +368,10 @@ for d in (b1, b2):
         row = dict(zip(cols, r))
         for k in ("malformed", "wrong_role", "unknown_peer", "unexpected"):
             if row[k]: bad.append("%s %s=%d" % (d.get("node", "?"), k, row[k]))
-print("be2 batches %d records %d resent %d acks %d; be1 received %d dups %d gaps %d executed %d truncations %d" % (
-    b2["shadow_batches"], b2["shadow_records_sent"], b2["shadow_resent"], b2["shadow_acks"],
-    b1["shadow_records_recv"], b1["shadow_dups"], b1["shadow_gaps"], b1["shadow_executed"],
-    b1["shadow_truncations"]))
+print("be1 sent %d records, received %d, executed %d, truncations %d, stale frames refused %d; be2 sent %d, received %d, executed %d, fenced %d, truncations %d" % (
+    b1["shadow_records_sent"], b1["shadow_records_recv"], b1["shadow_executed"],
+    b1["shadow_truncations"], b1["fenced_frames"], b2["shadow_records_sent"],
+    b2["shadow_records_recv"], b2["shadow_executed"], b2["fenced"], b2["shadow_truncations"]))
 print(" ".join(bad), file=sys.stderr); sys.exit(1 if bad else 0)' "$T/ctr-be1.json" "$T/ctr-be2.json" \
     >"$T/ctr.out" 2>"$T/ctr.err" || fail "$(cat "$T/ctr.err")"
 ok "$(cat "$T/ctr.out")"
@@ -349,5 +392,6 @@ check_sanitizers
 echo "figures: phase 1: $N1 transfers in $((P1_RUN / 1000)).$((P1_RUN % 1000 / 100)) s ($((N1 * 1000 / (P1_RUN + 1))) tx/s), applied point $P1_APPLIED on both ($P1_DBAPPLIED transfers in each database), be2 caught up $P1_WAIT ms after the client"
 echo "figures: phase 2: $N2 transfers in $((P2_RUN / 1000)).$((P2_RUN % 1000 / 100)) s, be2 killed after $KILLED_AT, silent for be1 after $((TD - TK)) ms, up again after $((TUP - TK)) ms; applied point $A1 on both ($APPLIED transfers in each database), be2 caught up $WAIT_MS ms after the client; bank server restarts $SRV_RESTARTS"
 echo "figures: phase 3: be1 (primary) killed after $KILLED3, be2 served alone after $((TP3 - TK3)) ms, be1 back in sync after $((TJ3 - TK3)) ms"
+echo "figures: phase 4: be2 (primary) stopped after $STOPPED4, be1 served alone after $((TP4 - TK4)) ms, be2 back in sync after $((TJ4 - TK4)) ms"
 echo "figures: test $((($(now_ms) - T0) / 1000)) s; seed $((SEED - 1)) (BANK_SEED=$((SEED - 1)) replays this run's transfers)"
 echo "all checks passed"
