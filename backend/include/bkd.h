@@ -399,6 +399,11 @@ void bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg);
 /* bkd_core_tx_info - one transaction by TID; RTR_STS_NOTFOUND. */
 rtr_status_t bkd_core_tx_info(bkd_core_t *c, const cmn_tid_t *tid, bkd_tx_info_t *out);
 
+/* bkd_core_claim - does this backend serve partition index i now (BackendHello claims it)?
+ * *epoch (may be NULL) gets the epoch it serves it in, 0 for a partition without a pair.
+ * Cheap: the heartbeat calls it for every partition. */
+bool bkd_core_claim(const bkd_core_t *c, uint32_t i, uint64_t *epoch);
+
 /* bkd_core_counters - a snapshot. */
 void bkd_core_counters(const bkd_core_t *c, bkd_core_counters_t *out);
 

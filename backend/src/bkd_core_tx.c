@@ -782,8 +782,7 @@ bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg)
         }
         if (p->shadowed)
             pi.state = bkd_ms_name(p->reg.ms);
-        pi.serving = !p->shadowed || (p->role == BKD_ROLE_PRIMARY &&
-                                      (p->reg.ms == BKD_MS_ACTIVE || p->reg.ms == BKD_MS_REMEMBER));
+        pi.serving = bkd_core_claim(c, (uint32_t)i, NULL);
         if (p->pipe != NULL) {
 
             pi.partner_hardened = p->pipe->acked;
@@ -807,6 +806,17 @@ bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg)
             pi.active += tx->part == i && tx->state != BKD_TX_DONE;
         fn(arg, &pi);
     }
+}
+
+bool
+bkd_core_claim(const bkd_core_t *c, uint32_t i, uint64_t *epoch)
+{
+    const bkd_part_t *p = &c->parts[i];
+    bool serving = !p->shadowed || (p->role == BKD_ROLE_PRIMARY &&
+                                    (p->reg.ms == BKD_MS_ACTIVE || p->reg.ms == BKD_MS_REMEMBER));
+    if (epoch != NULL)
+        *epoch = p->shadowed ? p->epoch : 0;
+    return serving;
 }
 
 void

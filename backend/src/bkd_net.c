@@ -739,23 +739,6 @@ bkd_shadow_heartbeat(bkd_backend_t *b, const Rtr__Heartbeat *hb, uint64_t now_ms
 
 /* ---- heartbeats and liveness --------------------------------------------------------------- */
 
-typedef struct {
-    char **names;
-    uint64_t *epochs;
-    size_t n;
-} bkd_hello_t;
-
-static void
-bkd_hello_part(void *arg, const bkd_part_info_t *pi)
-{
-    bkd_hello_t *h = arg;
-    if (!pi->serving)
-        return;
-    h->names[h->n] = (char *)(uintptr_t)pi->name;
-    h->epochs[h->n] = pi->ms == BKD_MS_NONE ? 0 : pi->epoch;
-    h->n++;
-}
-
 void
 bkd_net_heartbeat(bkd_backend_t *b, uint64_t now_ms)
 {
@@ -764,17 +747,19 @@ bkd_net_heartbeat(bkd_backend_t *b, uint64_t now_ms)
     Rtr__Heartbeat hb = RTR__HEARTBEAT__INIT;
     char **names = calloc(b->nparts ? b->nparts : 1, sizeof(*names));
     uint64_t *epochs = calloc(b->nparts ? b->nparts : 1, sizeof(*epochs));
-    bkd_hello_t hl = { names, epochs, 0 };
+    size_t n = 0;
     uint64_t timeout = (uint64_t)b->fac->settings.failure_timeout_ms;
     size_t i = 0;
 
     RTR_ASSERT(names != NULL && epochs != NULL);
     /* only the partitions it serves now: a member, or a shadowed primary before it took its
      * epoch, claims no route; a shadowed claim carries its epoch (a newer one moves the route) */
-    bkd_core_each_part(b->core, bkd_hello_part, &hl);
-    hello.n_partitions = hl.n;
+    for (size_t p = 0; p < b->nparts; p++)
+        if (bkd_core_claim(b->core, (uint32_t)p, &epochs[n]))
+            names[n++] = (char *)(uintptr_t)b->parts[p]->name;
+    hello.n_partitions = n;
     hello.partitions = names;
-    hello.n_epochs = hl.n;
+    hello.n_epochs = n;
     hello.epochs = epochs;
     hello.has_servers = 1;
     hello.servers = bkd_core_server_count(b->core);

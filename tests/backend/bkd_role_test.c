@@ -45,27 +45,6 @@ static const char conf[] =
     "\"be2\"; "
     "} );\n";
 
-static const char conf_deny[] =
-    "facility = \"TST\";\n"
-    "key = ( { type = \"unsigned\"; offset = 0; length = 4; } );\n"
-    "routers = (\n"
-    "  { name = \"r1\"; clients = \"tcp://127.0.0.1:7501\"; peers = \"tcp://127.0.0.1:7511\";\n"
-    "    admin = \"ipc:///tmp/bkd-role-r1.adm\"; state = \"/tmp/bkd-role-t/r1\"; },\n"
-    "  { name = \"r2\"; clients = \"tcp://127.0.0.1:7502\"; peers = \"tcp://127.0.0.1:7512\";\n"
-    "    admin = \"ipc:///tmp/bkd-role-r2.adm\"; state = \"/tmp/bkd-role-t/r2\"; },\n"
-    "  { name = \"r3\"; clients = \"tcp://127.0.0.1:7503\"; peers = \"tcp://127.0.0.1:7513\";\n"
-    "    admin = \"ipc:///tmp/bkd-role-r3.adm\"; state = \"/tmp/bkd-role-t/r3\"; } );\n"
-    "backends = (\n"
-    "  { name = \"be1\"; shadow = \"tcp://127.0.0.1:7601\"; servers = "
-    "\"ipc:///tmp/bkd-role-1.srv\";\n"
-    "    admin = \"ipc:///tmp/bkd-role-1.adm\"; journal = \"/tmp/bkd-role-t/be1\"; },\n"
-    "  { name = \"be2\"; shadow = \"tcp://127.0.0.1:7602\"; servers = "
-    "\"ipc:///tmp/bkd-role-2.srv\";\n"
-    "    admin = \"ipc:///tmp/bkd-role-2.adm\"; journal = \"/tmp/bkd-role-t/be2\"; } );\n"
-    "partitions = (\n"
-    "  { name = \"P\"; low = [ 0 ]; high = [ 4294967295L ]; primary = \"be1\"; secondary = "
-    "\"be2\"; "
-    "remember = \"deny\"; } );\n";
 static bool deny_mode;
 static uint64_t window_bytes; /* the cores' shadow_window_bytes (0: the default) */
 
@@ -561,7 +540,15 @@ setup(void)
     window_bytes = 0;
     W.dir = tst_tmpdir("bkdrole");
     snprintf(path, sizeof(path), "%s/facility.conf", W.dir);
-    const char *text = deny_mode ? conf_deny : conf;
+    /* the deny suite: the same facility with remember = deny on P */
+    char text[sizeof(conf) + 64];
+    snprintf(text, sizeof(text), "%s", conf);
+    if (deny_mode) {
+        char *end = strstr(text, "secondary = \"be2\"; ");
+        cr_assert_not_null(end);
+        end += strlen("secondary = \"be2\"; ");
+        snprintf(end, sizeof(text) - (size_t)(end - text), "remember = \"deny\"; } );\n");
+    }
     cr_assert_eq(tst_write_file(path, text, strlen(text)), 0);
     cr_assert_eq(cmn_facility_load_ex(path, &lo, &W.fac, &diag), RTR_STS_OK, "%s",
                  diag && diag->error ? diag->error : "?");
