@@ -199,6 +199,7 @@ typedef struct {
     uint64_t backfill_reads, backfill_records; /* journal reads for a catching-up member */
     uint64_t window_dropped; /* records dropped from memory for an absent partner */
     uint64_t fenced_frames;  /* batches of an older epoch from a partner that was primary */
+    uint64_t unmoved; /* MOVED records executed again as members: the partner never saw the move */
 } bkd_core_counters_t;
 
 /* ---- life ----------------------------------------------------------------------------- */

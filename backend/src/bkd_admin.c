@@ -283,6 +283,7 @@ bkd_show_counters(bkd_backend_t *b)
     BKD_K(backfill_records);
     BKD_K(window_dropped);
     BKD_K(fenced_frames);
+    BKD_K(unmoved);
 #undef BKD_K
     jrn_stats(b->jrn, &js);
     json_object_set_new(o, "journal_flushes", json_integer((json_int_t)js.flushes));

@@ -149,6 +149,86 @@ cu_truncate(bkd_core_t *c, uint32_t i, uint64_t n)
     bkd_push_action(c, &a);
 }
 
+/* ---- moves the partner may not know ---------------------------------------------------- */
+
+void
+bkd_move_note(bkd_core_t *c, uint32_t part, uint64_t from, uint64_t to)
+{
+    bkd_part_t *p = &c->parts[part];
+    size_t keep = 0;
+
+    if (!p->shadowed || to <= from)
+        return;
+    /* the ones the partner applied past (skipped, as MOVED) are done with: forget them */
+    for (size_t k = 0; k < p->nmoves; k++)
+        if (p->pipe == NULL || p->moves[k].from > p->pipe->partner_applied)
+            p->moves[keep++] = p->moves[k];
+    p->nmoves = keep;
+    if (p->nmoves == p->movecap) {
+        size_t cap = p->movecap ? p->movecap * 2 : 8;
+        bkd_move_t *v = realloc(p->moves, cap * sizeof(*v));
+        RTR_ASSERT(v != NULL);
+        p->moves = v;
+        p->movecap = cap;
+    }
+    p->moves[p->nmoves++] = (bkd_move_t){ .from = from, .to = to, .undone = false };
+}
+
+/* cu_undo_moves - the journal is cut to the agreed point k: a move whose record `from` the agreed
+ * history keeps but whose target it cuts never happened as far as the partner knows (it was
+ * promoted before the MOVED mark reached it, and committed `from`). Such a record is VOTED
+ * again and read back into the member's ring: executed in CSN order as the partner did.
+ * Returns false, with *why, when this database already applied a record of the agreed
+ * history after the undone one: it executed that history in another order, and only a re-seed
+ * makes it equal to the partner's. */
+static bool
+cu_undo_moves(bkd_core_t *c, uint32_t i, uint64_t k, char *why, size_t whylen)
+{
+    bkd_part_t *p = &c->parts[i];
+    uint64_t lo = 0;
+    size_t keep = 0;
+
+    for (size_t m = 0; m < p->nmoves; m++) {
+        bkd_move_t *mv = &p->moves[m];
+        if (mv->from <= k && mv->to > k) {
+            mv->undone = true;
+            if (lo == 0 || mv->from < lo)
+                lo = mv->from;
+        }
+        if (mv->undone)
+            p->moves[keep++] = *mv; /* kept until the read below is back */
+    }
+    p->nmoves = keep;
+    if (lo == 0)
+        return true;
+    /* every CSN in (lo, applied] must be an undone move too (nothing executed after lo) */
+    for (uint64_t n = lo + 1; n <= p->applied_n && n <= k; n++) {
+        bool undone = false;
+        for (size_t m = 0; m < p->nmoves && !undone; m++)
+            undone = p->moves[m].from == n;
+        if (!undone) {
+            snprintf(why, whylen, "applied_out_of_order moved=%llu applied=%llu agreed=%llu",
+                     (unsigned long long)lo, (unsigned long long)p->applied_n,
+                     (unsigned long long)k);
+            return false;
+        }
+    }
+    if (p->ndone > 0) {
+        snprintf(why, whylen, "applied_out_of_order moved=%llu done_above=%llu",
+                 (unsigned long long)lo, (unsigned long long)p->done[0]);
+        return false;
+    }
+    RTR_LOG(CMN_LOG_WARNING, "BKD-UNMOVE", "partition=%s from=%llu upto=%llu applied=%llu", p->name,
+            (unsigned long long)lo, (unsigned long long)k, (unsigned long long)p->applied_n);
+    c->ctr.unmoved += p->nmoves;
+    for (size_t m = 0; m < p->nmoves; m++)
+        bkd_emit_set_state(c, i, p->moves[m].from, RTR__TX_STATE__TX_VOTED, 0);
+    if (p->applied_n >= lo)
+        p->applied_n = lo - 1;
+    bkd_shd_read_back(c, i, lo, k);
+    return true;
+}
+
 static rtr_status_t
 cu_on_truncate(bkd_core_t *c, uint32_t i, const Rtr__ShadowTruncate *m)
 {
@@ -187,8 +267,17 @@ cu_on_truncate(bkd_core_t *c, uint32_t i, const Rtr__ShadowTruncate *m)
         bkd_role_set(c, i, BKD_MS_OUT, why);
         return RTR_STS_OK;
     }
-    if (s->expect - 1 > k)
+    if (s->expect - 1 > k) {
+        if (!cu_undo_moves(c, i, k, why, sizeof(why))) {
+            s->out = true;
+            snprintf(s->out_reason, sizeof(s->out_reason), "%s", why);
+            bkd_role_set(c, i, BKD_MS_OUT, why);
+            return RTR_STS_OK;
+        }
         cu_truncate(c, i, k);
+    } else {
+        p->nmoves = 0; /* the agreed history holds the target of every move */
+    }
     cu_send_hello(c, i);
     return RTR_STS_OK;
 }
@@ -254,6 +343,13 @@ cu_on_hello(bkd_core_t *c, uint32_t i, const Rtr__ShadowHello *h)
     /* the stream starts at k + 1; what is no longer in memory is read back from the journal */
     uint64_t first = q->count > 0 ? q->out[q->head].n : p->next_n;
     bkd_pipe_restart(c, i, k);
+    /* the member may hold, as VOTED, records this journal moved while it was away (or before
+     * this process restarted, when the changes in memory were lost): it must skip them, so
+     * their MOVED marks go first, with the stream's first batch */
+    q->partner_applied = h->applied_n;
+    for (size_t m = 0; m < p->nmoves; m++)
+        if (p->moves[m].from > h->applied_n && !p->moves[m].undone)
+            bkd_pipe_change(c, i, p->moves[m].from, RTR__TX_STATE__TX_MOVED, p->moves[m].to);
     q->bf_reading = false;
     if (first > k + 1) {
         q->bf_next = k + 1;
@@ -342,17 +438,8 @@ bkd_demote(bkd_core_t *c, uint32_t i)
      * agreed history keeps (the handshake cuts the others). They are read back from the
      * journal into the member's ring (bkd_core_records_read); the ones a server is still
      * committing as the primary's decision finish that way instead. */
-    if (p->applied_n + 1 < p->next_n) {
-        bkd_action_t a;
-        memset(&a, 0, sizeof(a));
-        a.kind = BKD_ACT_JOURNAL_READ;
-        a.part = i;
-        a.n = p->applied_n + 1;
-        a.to_n = p->next_n - 1;
-        a.max_bytes = UINT64_MAX;
-        p->shd->reloading = true;
-        bkd_push_action(c, &a);
-    }
+    if (p->applied_n + 1 < p->next_n)
+        bkd_shd_read_back(c, i, p->applied_n + 1, p->next_n - 1);
     /* what is undecided here is not this backend's to decide any more: its servers roll it
      * back; the clients resolve by TID with the primary */
     for (bkd_tx_t *tx = c->first; tx != NULL; tx = next) {

@@ -162,6 +162,7 @@ bkd_core_free(bkd_core_t **cp)
         free(c->parts[i].high);
         free(c->parts[i].partner);
         free(c->parts[i].done);
+        free(c->parts[i].moves);
         bkd_pipe_free(&c->parts[i].pipe);
         bkd_shd_free(&c->parts[i].shd);
         wire_free((ProtobufCMessage **)&c->parts[i].meta);
@@ -951,14 +952,25 @@ bkd_core_load_record(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec
          rec->state == RTR__TX_STATE__TX_PRI_DONE))
         return bkd_shd_load(c, part, rec); /* a member's record: run when the primary says */
     if (rec->state == RTR__TX_STATE__TX_MOVED) {
+        if (rec->has_moved_to)
+            bkd_move_note(c, part, rec->n, rec->moved_to);
         bkd_applied_note(c, part, rec->n);
         return RTR_STS_OK; /* its newer record carries the transaction */
     }
     if (rec->state == RTR__TX_STATE__TX_DONE || rec->state == RTR__TX_STATE__TX_ABORT)
         bkd_applied_note(c, part, rec->n);
     tx = bkd_tx_find(c, rec->tid.data);
-    if (tx != NULL) /* an older record of a re-executed transaction: keep the newer */
+    if (tx != NULL) {
+        /* an older record of a re-executed transaction whose MOVED mark did not harden before
+         * a crash (the mark is written after the new record): keep the newer, mark the older */
+        if (tx->n != 0 && tx->n < rec->n &&
+            (tx->state == BKD_TX_QUEUED || tx->state == BKD_TX_EXCEPTION)) {
+            bkd_emit_set_state(c, part, tx->n, RTR__TX_STATE__TX_MOVED, rec->n);
+            bkd_move_note(c, part, tx->n, rec->n);
+            bkd_applied_note(c, part, tx->n);
+        }
         bkd_tx_destroy(c, tx);
+    }
     tx = bkd_tx_create(c, rec->tid.data, part);
     if (tx == NULL)
         return RTR_STS_NOMEM;

@@ -152,7 +152,8 @@ typedef struct {
     uint64_t last_nack_ms;
     uint64_t refuse_epoch; /* records of this epoch or older are refused (T14) */
     bool started;          /* the primary answered the handshake: its stream is taken */
-    bool reloading;        /* a demoted primary reads its own unapplied records back */
+    unsigned reloading;    /* reads of its own records back into the ring in flight (a
+                            * demoted primary's unapplied records, a move undone) */
     uint64_t last_ack_ms;  /* the last ShadowAck sent */
     uint64_t hello_ms;     /* last ShadowHello sent (0: none) */
     bool out;
@@ -200,6 +201,15 @@ typedef struct {
     uint64_t stalled_since;   /* remember = deny and the partner cannot ack (0: not stalled) */
 } bkd_reg_t;
 
+/* A record this journal marks MOVED (re-executed under `to`) while the partner may not know
+ * it: a partner promoted before the MOVED mark reached it commits the record at `from`, and
+ * the truncation of this journal to the agreed point then cuts `to` - the move is undone
+ * (bkd_catchup.c). */
+typedef struct {
+    uint64_t from, to;
+    bool undone; /* cut by a truncation: `from` is read back and executed as a member */
+} bkd_move_t;
+
 typedef struct {
     char *name;
     uint8_t *low, *high;
@@ -220,7 +230,9 @@ typedef struct {
     uint64_t next_n;     /* next CSN to assign: dense */
     uint64_t hardened_n; /* highest CSN whose VOTED record is hardened */
     bkd_tx_t *qhead, *qtail;
-    uint32_t rr; /* round-robin start among servers */
+    uint32_t rr;       /* round-robin start among servers */
+    bkd_move_t *moves; /* shadowed: moves the partner may not know (bkd_move_note) */
+    size_t nmoves, movecap;
 } bkd_part_t;
 
 /* Actions queue (FIFO ring grown on demand). */
@@ -454,12 +466,16 @@ void bkd_shd_free(bkd_shd_t **sp);
  * executed yet (loaded in ascending n). */
 rtr_status_t bkd_shd_load(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *rec);
 
-/* bkd_shd_adopt - a demoted primary's own undecided record n (rec owned by the ring from now
- * on; ascending n; ticket: its journal ticket, 0 if hardened) joins the member's ring. */
+/* bkd_shd_adopt - a record of this journal read back (rec owned by the ring from now on;
+ * ticket: its journal ticket, 0 if hardened) joins the member's ring at its place in CSN
+ * order; a CSN the ring already holds is dropped. */
 void bkd_shd_adopt(bkd_core_t *c, uint32_t part, Rtr__JournalRecord *rec, uint64_t ticket);
 
-/* bkd_shd_reloaded - the answer to a demoted primary's own journal read (records packed,
- * borrowed). */
+/* bkd_shd_read_back - read records from..to of this journal back into the member's ring (a
+ * demoted primary's unapplied records, an undone move); the answer is bkd_shd_reloaded. */
+void bkd_shd_read_back(bkd_core_t *c, uint32_t part, uint64_t from, uint64_t to);
+
+/* bkd_shd_reloaded - the answer to a bkd_shd_read_back (records packed, borrowed). */
 void bkd_shd_reloaded(bkd_core_t *c, uint32_t part, size_t n, uint8_t *const *bufs,
                       const size_t *lens);
 
@@ -531,6 +547,10 @@ void bkd_catchup_not_streaming(bkd_core_t *c, uint32_t i);
 /* bkd_catchup_ready - a REMEMBER primary's catching-up partner holds everything before the
  * mitt: ADD may run. */
 bool bkd_catchup_ready(const bkd_core_t *c, uint32_t i);
+
+/* bkd_move_note - partition `part`'s record `from` is MOVED to `to` (a re-execution, or a
+ * MOVED record loaded at start): remembered until the partner is known to hold `to`. */
+void bkd_move_note(bkd_core_t *c, uint32_t part, uint64_t from, uint64_t to);
 
 /* bkd_demote - the register names another primary: undecided work is rolled back, the
  * partition becomes a member's (it rejoins through the handshake). */

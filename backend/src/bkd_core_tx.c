@@ -142,6 +142,7 @@ bkd_append_voted(bkd_core_t *c, bkd_tx_t *tx)
         bkd_emit_set_state(c, tx->part, tx->old_n, RTR__TX_STATE__TX_MOVED, tx->n);
         bkd_pipe_change(c, tx->part, tx->old_n, RTR__TX_STATE__TX_MOVED, tx->n);
         bkd_applied_note(c, tx->part, tx->old_n);
+        bkd_move_note(c, tx->part, tx->old_n, tx->n);
         c->ctr.moved++;
     }
     tx->state = BKD_TX_HARDENING;

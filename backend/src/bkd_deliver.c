@@ -169,6 +169,15 @@ bkd_replay(bkd_core_t *c, bkd_tx_t *tx)
         tx->srv->tx = NULL;
         tx->srv = NULL;
     }
+    if (!tx->shadow && c->parts[tx->part].role == BKD_ROLE_MEMBER) {
+        /* a demoted primary's decision that its server dropped before finishing it: the
+         * record is the member's to execute now, in CSN order (read back from the journal) */
+        if (tx->n != 0 && decided)
+            bkd_shd_read_back(c, tx->part, tx->n, tx->n);
+        tx->accepted = false;
+        bkd_finish(c, tx);
+        return;
+    }
     tx->replays++;
     c->ctr.replays++;
     if (tx->replays > c->replay_limit) {

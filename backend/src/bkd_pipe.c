@@ -151,6 +151,11 @@ bkd_pipe_change(bkd_core_t *c, uint32_t part, uint64_t n, Rtr__TxState state, ui
 
     if (q == NULL)
         return;
+    for (size_t i = 0; i < q->nchg; i++)
+        if (q->chg[i].n == n && q->chg[i].state == state) {
+            q->chg_dirty = true; /* already listed: sent again with the next batch */
+            return;
+        }
     if (q->nchg == q->chgcap) {
         size_t cap = q->chgcap ? q->chgcap * 2 : 16;
         bkd_chg_t *v = realloc(q->chg, cap * sizeof(*v));
@@ -443,7 +448,7 @@ bkd_core_records_read(bkd_core_t *c, uint32_t part, rtr_status_t sts, size_t n, 
 {
     bkd_pipe_t *q = part < c->nparts ? c->parts[part].pipe : NULL;
     if (part < c->nparts && c->parts[part].shd != NULL && c->parts[part].shd->reloading) {
-        c->parts[part].shd->reloading = false;
+        c->parts[part].shd->reloading--;
         if (sts == RTR_STS_OK)
             bkd_shd_reloaded(c, part, n, bufs, lens);
         else
@@ -469,7 +474,9 @@ bkd_core_records_read(bkd_core_t *c, uint32_t part, rtr_status_t sts, size_t n, 
         if (i > 0 && ns[i] != ns[i - 1] + 1)
             break; /* a hole: the rest is read again */
         if (k == 512 || (k > 0 && bytes + lens[i] > limit)) {
-            bkd_pipe_send(c, part, batch, k, false);
+            /* with the state changes: its applied_upto may pass a MOVED record the member
+             * holds as VOTED (a change for a record it lacked was dropped there) */
+            bkd_pipe_send(c, part, batch, k, true);
             k = 0;
             bytes = 0;
         }
@@ -481,7 +488,7 @@ bkd_core_records_read(bkd_core_t *c, uint32_t part, rtr_status_t sts, size_t n, 
         c->ctr.backfill_records++;
     }
     if (k > 0)
-        bkd_pipe_send(c, part, batch, k, false);
+        bkd_pipe_send(c, part, batch, k, true);
 }
 
 static void

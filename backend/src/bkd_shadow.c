@@ -151,16 +151,50 @@ void
 bkd_shd_adopt(bkd_core_t *c, uint32_t part, Rtr__JournalRecord *rec, uint64_t ticket)
 {
     bkd_shd_t *s = c->parts[part].shd;
+    size_t at = s->count;
 
-    if (s->count > 0 && bkd_srec_at(s, s->count - 1)->n >= rec->n) {
-        wire_free((ProtobufCMessage **)&rec);
+    /* in CSN order: a record read back may come after newer ones arrived */
+    while (at > 0 && bkd_srec_at(s, at - 1)->n > rec->n)
+        at--;
+    if (at > 0 && bkd_srec_at(s, at - 1)->n == rec->n) {
+        wire_free((ProtobufCMessage **)&rec); /* already there */
         return;
     }
-    bkd_srec_t *sr = bkd_shd_ring_push(s);
+    bkd_shd_ring_push(s);
+    for (size_t k = s->count - 1; k > at; k--)
+        *bkd_srec_at(s, k) = *bkd_srec_at(s, k - 1);
+    bkd_srec_t *sr = bkd_srec_at(s, at);
+    memset(sr, 0, sizeof(*sr));
     sr->n = rec->n;
     sr->state = RTR__TX_STATE__TX_VOTED;
     sr->ticket = ticket <= c->hardened ? 0 : ticket;
     sr->rec = rec;
+}
+
+void
+bkd_shd_read_back(bkd_core_t *c, uint32_t part, uint64_t from, uint64_t to)
+{
+    bkd_action_t a;
+
+    memset(&a, 0, sizeof(a));
+    a.kind = BKD_ACT_JOURNAL_READ;
+    a.part = part;
+    a.n = from;
+    a.to_n = to;
+    a.max_bytes = UINT64_MAX;
+    c->parts[part].shd->reloading++;
+    bkd_push_action(c, &a);
+}
+
+/* bkd_shd_undone - record n is the source of a move undone by a truncation. */
+static bool
+bkd_shd_undone(const bkd_core_t *c, uint32_t part, uint64_t n)
+{
+    const bkd_part_t *p = &c->parts[part];
+    for (size_t k = 0; k < p->nmoves; k++)
+        if (p->moves[k].undone && p->moves[k].from == n)
+            return true;
+    return false;
 }
 
 void
@@ -175,8 +209,13 @@ bkd_shd_reloaded(bkd_core_t *c, uint32_t part, size_t n, uint8_t *const *bufs, c
         bool finishing = tx != NULL && !tx->shadow && tx->n == rec->n &&
                          (tx->state == BKD_TX_COMMITTED || tx->state == BKD_TX_EXCEPTION ||
                           (tx->state == BKD_TX_DONE && tx->accepted));
-        if (rec->state == RTR__TX_STATE__TX_DONE || rec->state == RTR__TX_STATE__TX_MOVED ||
-            rec->state == RTR__TX_STATE__TX_ABORT) {
+        if (rec->state == RTR__TX_STATE__TX_MOVED && bkd_shd_undone(c, part, rec->n)) {
+            /* a move the partner never saw (bkd_catchup.c): VOTED again, run as a member */
+            rec->state = RTR__TX_STATE__TX_VOTED;
+            rec->has_moved_to = false;
+            bkd_shd_adopt(c, part, rec, 0);
+        } else if (rec->state == RTR__TX_STATE__TX_DONE || rec->state == RTR__TX_STATE__TX_MOVED ||
+                   rec->state == RTR__TX_STATE__TX_ABORT) {
             bkd_applied_note(c, part, rec->n);
             wire_free((ProtobufCMessage **)&rec);
         } else if (finishing) {
@@ -184,6 +223,14 @@ bkd_shd_reloaded(bkd_core_t *c, uint32_t part, size_t n, uint8_t *const *bufs, c
         } else {
             bkd_shd_adopt(c, part, rec, 0);
         }
+    }
+    if (c->parts[part].shd->reloading == 0) { /* the undone moves are in the ring now */
+        bkd_part_t *p = &c->parts[part];
+        size_t keep = 0;
+        for (size_t k = 0; k < p->nmoves; k++)
+            if (!p->moves[k].undone)
+                p->moves[keep++] = p->moves[k];
+        p->nmoves = keep;
     }
     bkd_shd_exec_next(c, part);
 }
@@ -245,8 +292,15 @@ bkd_shd_exec_next(bkd_core_t *c, uint32_t part)
             if (tx != NULL) {
                 /* the same TID at an older CSN: fine if that one was skipped (MOVED) or rolled
                  * back here; executed, it would now run twice */
+                if (tx->state == BKD_TX_ABORTED && tx->srv != NULL)
+                    return; /* its server is rolling it back (a demotion): its ServerDone
+                             * comes first (bkd_on_server_done runs this again) */
                 if (tx->srv != NULL || tx->queued || (tx->state == BKD_TX_DONE && tx->accepted)) {
-                    bkd_shd_out(c, part, n, "the TID was already executed here");
+                    char why[96];
+                    snprintf(why, sizeof(why), "the TID was already executed here (n=%llu %s%s)",
+                             (unsigned long long)tx->n, bkd_tx_state_name(tx->state),
+                             tx->shadow ? "" : " as primary");
+                    bkd_shd_out(c, part, n, why);
                     return;
                 }
                 bkd_tx_destroy(c, tx);

@@ -168,6 +168,7 @@ typedef struct {
     uint64_t channels_opened;
     uint64_t events_forwarded; /* Broadcast copies sent (one per recipient process) */
     uint64_t events_dropped;   /* Broadcasts refused or with no recipient */
+    uint64_t ring_nomem;       /* outcome ring growths refused (out of memory) */
 } rtd_counters_t;
 
 /* A read-only view of one transaction (admin). */
@@ -245,6 +246,24 @@ size_t rtd_core_tx_count(const rtd_core_t *core, size_t *voting);
 size_t rtd_core_tx_slots(const rtd_core_t *core);
 bool rtd_core_tx_slot(const rtd_core_t *core, size_t i, rtd_tx_view_t *out);
 bool rtd_core_tx_find(const rtd_core_t *core, const cmn_tid_t *tid, rtd_tx_view_t *out);
+
+/* The outcome ring of a shadowed partition: the accepted outcomes (CSN, TID) this router
+ * relayed, the last RTD_OUTCOME_RING of them (memory grows with use). An operator's FORCE
+ * (`rtrcli set partition /force`) lists from every router's ring the transactions that may
+ * exist only on the missing member (docs/shadow-protocol.md §5.7). */
+#define RTD_OUTCOME_RING (1u << 20)
+
+typedef struct {
+    uint64_t decided_upto; /* highest CSN of an accepted outcome relayed (0: none) */
+    uint64_t oldest;       /* lowest CSN still in the ring (0: empty) */
+    uint64_t dropped_upto; /* highest CSN the ring overwrote (0: none: it holds all it saw) */
+    uint64_t count;        /* entries in the ring */
+} rtd_outcomes_info_t;
+
+/* rtd_core_outcomes - partition i's outcome ring: *info, and fn(arg, csn, tid) for each entry
+ * with CSN >= from, oldest first. False if i is not a shadowed partition. */
+bool rtd_core_outcomes(const rtd_core_t *core, size_t i, uint64_t from, rtd_outcomes_info_t *info,
+                       void (*fn)(void *arg, uint64_t csn, const uint8_t tid[16]), void *arg);
 
 /* rtd_id_from_str - an id from a string (truncated to RTD_IDMAX). */
 void rtd_id_from_str(rtd_id_t *id, const char *s);

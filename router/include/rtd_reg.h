@@ -91,9 +91,10 @@
 #include "rtd.h"
 #include "wire.h"
 
-#define RTD_REG_QUEUE       64 /* requests queued at one proposer */
-#define RTD_REG_REPLAYS     64 /* replies kept for duplicate requests */
-#define RTD_REG_FORCED      32 /* forced-change audit entries kept in the value */
+#define RTD_REG_QUEUE       64  /* requests queued at one proposer */
+#define RTD_REG_REPLAYS     64  /* replies kept for duplicate requests */
+#define RTD_REG_FORCED      32  /* forced-change audit entries kept in the value */
+#define RTD_REG_FORCED_TIDS 256 /* TIDs of a loss list kept in its audit entry */
 #define RTD_REG_FLAG_FORCED 1u
 
 typedef struct rtd_reg rtd_reg_t;

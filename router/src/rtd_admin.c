@@ -7,6 +7,7 @@
  * "show transaction" [TID], "show counters", "show register". Read-only: no command changes
  * the router.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,7 @@ rtd_show_counters(rtd_router_t *r)
     RTD_C(tx_started);
     RTD_C(tx_accepted);
     RTD_C(tx_rejected);
+    RTD_C(ring_nomem);
     RTD_C(tx_nodstfnd);
     RTD_C(tx_timeout);
     RTD_C(tx_multipartition);
@@ -389,11 +391,65 @@ rtd_show_register(rtd_router_t *r, rtr_status_t *sts)
     return o;
 }
 
+static void
+rtd_outcome_row(void *arg, uint64_t csn, const uint8_t tid[16])
+{
+    cmn_tid_t t;
+    char buf[64];
+    cmn_tid_unpack(tid, &t);
+    cmn_tid_format(&t, buf, sizeof buf);
+    json_array_append_new(arg, json_pack("[Is]", (json_int_t)csn, buf));
+}
+
+/* "show outcomes P [FROM]": partition P's outcome ring (rtd_core_outcomes), the entries with
+ * CSN >= FROM, for rtrcli's FORCE loss list. */
+static json_t *
+rtd_show_outcomes(rtd_router_t *r, const Rtr__AdminRequest *req, rtr_status_t *sts, char *err,
+                  size_t errlen)
+{
+    rtd_outcomes_info_t info;
+    uint64_t from = 0;
+    size_t i = 0;
+    char *end = NULL;
+
+    if (req->n_args < 1 || req->n_args > 2) {
+        *sts = RTR_STS_INVARG;
+        snprintf(err, errlen, "usage: show outcomes PARTITION [FROM_CSN]");
+        return NULL;
+    }
+    if (req->n_args == 2) {
+        errno = 0;
+        from = strtoull(req->args[1], &end, 10);
+        if (errno != 0 || end == req->args[1] || *end != '\0') {
+            *sts = RTR_STS_INVARG;
+            snprintf(err, errlen, "bad CSN \"%s\"", req->args[1]);
+            return NULL;
+        }
+    }
+    while (i < r->fac->npartitions && strcmp(r->fac->partitions[i].name, req->args[0]) != 0)
+        i++;
+    json_t *rows = json_array();
+    if (i == r->fac->npartitions ||
+        !rtd_core_outcomes(r->core, i, from, &info, rtd_outcome_row, rows)) {
+        json_decref(rows);
+        *sts = RTR_STS_NOTFOUND;
+        snprintf(err, errlen, "no shadowed partition \"%s\" in facility %s", req->args[0],
+                 r->fac->name);
+        return NULL;
+    }
+    return json_pack("{ss ss sI sI sI sI sI sI so}", "router", r->self->name, "partition",
+                     req->args[0], "incarnation", (json_int_t)r->incarnation, "from",
+                     (json_int_t)from, "decided_upto", (json_int_t)info.decided_upto, "oldest",
+                     (json_int_t)info.oldest, "dropped_upto", (json_int_t)info.dropped_upto,
+                     "count", (json_int_t)info.count, "outcomes", rows);
+}
+
 void
 rtd_admin_handle(rtd_router_t *r, const Rtr__AdminRequest *req, Rtr__AdminReply *reply)
 {
     rtr_status_t sts = RTR_STS_OK;
     json_t *o = NULL;
+    char err[256] = "";
 
     reply->request_id = req->request_id;
     if (strcmp(req->command, "show router") == 0)
@@ -408,6 +464,8 @@ rtd_admin_handle(rtd_router_t *r, const Rtr__AdminRequest *req, Rtr__AdminReply 
         o = rtd_show_counters(r);
     else if (strcmp(req->command, "show register") == 0)
         o = rtd_show_register(r, &sts);
+    else if (strcmp(req->command, "show outcomes") == 0)
+        o = rtd_show_outcomes(r, req, &sts, err, sizeof err);
     else
         sts = RTR_STS_INVARG;
     reply->status = (uint32_t)sts;
@@ -417,7 +475,10 @@ rtd_admin_handle(rtd_router_t *r, const Rtr__AdminRequest *req, Rtr__AdminReply 
     }
     if (sts != RTR_STS_OK) {
         char buf[256];
-        if (o == NULL && sts == RTR_STS_INVARG && strcmp(req->command, "show transaction") == 0)
+        if (err[0] != '\0')
+            snprintf(buf, sizeof buf, "%s", err);
+        else if (o == NULL && sts == RTR_STS_INVARG &&
+                 strcmp(req->command, "show transaction") == 0)
             snprintf(buf, sizeof buf, "bad TID \"%s\" (expected <16 hex>.<counter>)",
                      req->n_args > 0 ? req->args[0] : "");
         else if (sts == RTR_STS_NOTFOUND && strcmp(req->command, "show register") == 0)
@@ -429,7 +490,8 @@ rtd_admin_handle(rtd_router_t *r, const Rtr__AdminRequest *req, Rtr__AdminReply 
         else
             snprintf(buf, sizeof buf,
                      "unknown command \"%s\" (router: show router | show facility | show "
-                     "partition | show transaction [TID] | show counters | show register)",
+                     "partition | show transaction [TID] | show counters | show register | show "
+                     "outcomes P [FROM])",
                      req->command);
         reply->error = strdup(buf);
     }

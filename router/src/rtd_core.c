@@ -53,6 +53,19 @@ typedef struct {
     uint64_t deadline_ms;
 } rtd_query_t;
 
+/* One partition's outcome ring (rtd_core_outcomes). */
+typedef struct {
+    uint64_t csn;
+    uint8_t tid[16];
+} rtd_outcome_t;
+
+typedef struct {
+    rtd_outcome_t *v; /* ring of cap entries, grown by doubling up to RTD_OUTCOME_RING */
+    size_t cap, head, n;
+    uint64_t decided_upto;
+    uint64_t dropped_upto;
+} rtd_oring_t;
+
 struct rtd_core {
     const cmn_facility_t *fac;
     const cmn_router_t *self;
@@ -63,6 +76,7 @@ struct rtd_core {
     uint64_t *part_epoch;  /* per partition: the epoch its backend claimed it in (0 = none) */
     uint64_t *claim_epoch; /* scratch for BackendHello, per partition */
     bool *claimed;         /* scratch for BackendHello, per partition */
+    rtd_oring_t *oring;    /* per partition (used for shadowed ones only) */
     bool *be_up;           /* per backend */
     rtd_id_t *be_id;
     rtd_tx_t *tx;
@@ -1022,6 +1036,67 @@ rtd_backend_hello(rtd_core_t *core, uint64_t now_ms, int32_t b, const rtd_id_t *
     }
 }
 
+/* ---- the outcome rings ------------------------------------------------------------------- */
+
+/* rtd_outcome_note - an accepted outcome relayed for partition p (shadowed partitions only). */
+static void
+rtd_outcome_note(rtd_core_t *core, int32_t p, uint64_t csn, const uint8_t tid[16])
+{
+    if (p < 0 || (size_t)p >= core->fac->npartitions ||
+        core->fac->partitions[p].secondary == NULL || csn == 0)
+        return;
+    rtd_oring_t *r = &core->oring[p];
+    if (r->n == r->cap && r->cap < RTD_OUTCOME_RING) {
+        size_t cap = r->cap ? r->cap * 2 : 1024;
+        rtd_outcome_t *v = malloc(cap * sizeof *v);
+        if (v != NULL) {
+            for (size_t i = 0; i < r->n; i++)
+                v[i] = r->v[(r->head + i) % r->cap];
+            free(r->v);
+            r->v = v;
+            r->cap = cap;
+            r->head = 0;
+        } else {
+            core->ctr.ring_nomem++;
+        }
+    }
+    if (r->cap == 0)
+        return;
+    if (r->n == r->cap) { /* full: the oldest goes */
+        if (r->v[r->head].csn > r->dropped_upto)
+            r->dropped_upto = r->v[r->head].csn;
+        r->head = (r->head + 1) % r->cap;
+        r->n--;
+    }
+    rtd_outcome_t *o = &r->v[(r->head + r->n) % r->cap];
+    o->csn = csn;
+    memcpy(o->tid, tid, 16);
+    r->n++;
+    if (csn > r->decided_upto)
+        r->decided_upto = csn;
+}
+
+bool
+rtd_core_outcomes(const rtd_core_t *core, size_t i, uint64_t from, rtd_outcomes_info_t *info,
+                  void (*fn)(void *arg, uint64_t csn, const uint8_t tid[16]), void *arg)
+{
+    if (i >= core->fac->npartitions || core->fac->partitions[i].secondary == NULL)
+        return false;
+    const rtd_oring_t *r = &core->oring[i];
+    memset(info, 0, sizeof *info);
+    info->decided_upto = r->decided_upto;
+    info->dropped_upto = r->dropped_upto;
+    info->count = r->n;
+    for (size_t k = 0; k < r->n; k++) {
+        const rtd_outcome_t *o = &r->v[(r->head + k) % r->cap];
+        if (info->oldest == 0 || o->csn < info->oldest)
+            info->oldest = o->csn;
+        if (o->csn >= from && fn != NULL)
+            fn(arg, o->csn, o->tid);
+    }
+    return true;
+}
+
 /* rtd_backend_tx - the transaction a backend message is about, if that backend serves it (its
  * own backend, or the partition's current one once its own was lost); NULL otherwise
  * (counted). */
@@ -1118,10 +1193,13 @@ rtd_core_on_backend(rtd_core_t *core, uint64_t now_ms, const rtd_id_t *from,
         a = rtd_act_send(core, RTD_SOCK_CLIENTS, &e->client, RTR__ENVELOPE__BODY_TX_OUTCOME);
         a->body.tx_outcome = *env->tx_outcome;
         a->body.tx_outcome.channel = e->channel;
-        if (env->tx_outcome->accepted)
+        if (env->tx_outcome->accepted) {
             core->ctr.tx_accepted++;
-        else
+            if (env->tx_outcome->has_csn)
+                rtd_outcome_note(core, e->part, env->tx_outcome->csn, e->tid);
+        } else {
             core->ctr.tx_rejected++;
+        }
         core->ctr.outcomes_relayed++;
         rtd_tx_remove(core, e);
         return RTR_STS_OK;
@@ -1232,11 +1310,12 @@ rtd_core_new(const cmn_facility_t *fac, const cmn_router_t *self, uint64_t incar
     core->claim_epoch = calloc(np + 1, sizeof *core->claim_epoch);
     core->be_up = calloc(nb + 1, sizeof *core->be_up);
     core->be_id = calloc(nb + 1, sizeof *core->be_id);
+    core->oring = calloc(np + 1, sizeof *core->oring);
     core->act = malloc(RTD_ACT_INITIAL * sizeof *core->act);
     core->actcap = RTD_ACT_INITIAL;
     if (core->part_backend == NULL || core->part_since == NULL || core->claimed == NULL ||
         core->part_epoch == NULL || core->claim_epoch == NULL || core->be_up == NULL ||
-        core->be_id == NULL || core->act == NULL)
+        core->be_id == NULL || core->act == NULL || core->oring == NULL)
         goto fail;
     for (size_t p = 0; p < np; p++)
         core->part_backend[p] = -1;
@@ -1261,6 +1340,9 @@ rtd_core_free(rtd_core_t **core)
     free((*core)->claim_epoch);
     free((*core)->be_up);
     free((*core)->be_id);
+    for (size_t p = 0; (*core)->oring != NULL && p < (*core)->fac->npartitions; p++)
+        free((*core)->oring[p].v);
+    free((*core)->oring);
     free((*core)->tx);
     free((*core)->buckets);
     free((*core)->act);

@@ -633,7 +633,31 @@ reg_audit(Rtr__RegisterValue *v, const Rtr__PartitionRole *pr, const Rtr__RegCha
         f->has_loss_from = true;
         f->loss_from = m->single_copy_from;
     }
-    if (f->partition == NULL || f->primary == NULL || f->operator_ == NULL) {
+    if (m->has_loss_to) {
+        f->has_loss_to = true;
+        f->loss_to = m->loss_to;
+    }
+    f->has_loss_tid_count = m->has_loss_tid_count;
+    f->loss_tid_count = m->loss_tid_count;
+    if (m->has_confirm) {
+        f->has_confirm = true;
+        f->confirm.data = malloc(m->confirm.len ? m->confirm.len : 1);
+        if (f->confirm.data != NULL)
+            memcpy(f->confirm.data, m->confirm.data, m->confirm.len);
+        f->confirm.len = m->confirm.len;
+    }
+    size_t nt = m->n_loss_tids < RTD_REG_FORCED_TIDS ? m->n_loss_tids : RTD_REG_FORCED_TIDS;
+    f->loss_tids = nt ? calloc(nt, sizeof *f->loss_tids) : NULL;
+    for (size_t k = 0; k < nt && f->loss_tids != NULL; k++) {
+        f->loss_tids[k].data = malloc(16);
+        if (f->loss_tids[k].data == NULL || m->loss_tids[k].len != 16)
+            break;
+        memcpy(f->loss_tids[k].data, m->loss_tids[k].data, 16);
+        f->loss_tids[k].len = 16;
+        f->n_loss_tids = k + 1;
+    }
+    if (f->partition == NULL || f->primary == NULL || f->operator_ == NULL ||
+        (m->has_confirm && f->confirm.data == NULL) || f->n_loss_tids != nt) {
         rtr__forced_change__free_unpacked(f, NULL);
         return false;
     }
@@ -1364,6 +1388,9 @@ reg_request_check(const rtd_reg_t *r, const Rtr__RegChange *m, const char *node)
     case RTR__REG_KIND__REG_FORCE:
         if (!admin)
             return "FORCE comes from rtrcli only";
+        for (size_t k = 0; k < m->n_loss_tids; k++)
+            if (m->loss_tids[k].len != 16)
+                return "a TID of the loss list is not 16 bytes";
         break;
     default:
         if (admin && !(m->kind == RTR__REG_KIND__REG_PROMOTE && m->has_planned && m->planned))

@@ -78,6 +78,7 @@ typedef struct {
     uint8_t db[4096];
     bool chan_uncertain[8];
     bool chan_applied[8];
+    bool hold_outcomes; /* the server drops ServerOutcomes (its link is about to break) */
 } be_t;
 
 static struct {
@@ -141,7 +142,9 @@ srv_send(int b, Rtr__Envelope *env)
     wire_envelope_init(env, id, 0, 7, RTR__ROLE__ROLE_SERVER);
     env->body_case = saved.body_case;
     env->heartbeat = saved.heartbeat;
-    cr_assert_eq(bkd_core_server_msg(W.be[b].c, id, env), RTR_STS_OK);
+    rtr_status_t sts = bkd_core_server_msg(W.be[b].c, id, env);
+    cr_assert_eq(sts, RTR_STS_OK, "be%d refused server message %d: %s", b + 1, (int)env->body_case,
+                 rtr_status_name(sts));
 }
 
 static void
@@ -154,6 +157,9 @@ server(int b, const Rtr__Envelope *env)
         Rtr__ServerReply r = RTR__SERVER_REPLY__INIT;
         W.be[b].delivered++;
         if (d->channel >= 1 && d->channel <= 8) {
+            for (uint32_t k = 0; k < 8; k++) /* a replay moves a TID to another channel */
+                if (memcmp(W.be[b].chan_tid[k], d->tid.data, 16) == 0)
+                    memset(W.be[b].chan_tid[k], 0, 16);
             memcpy(W.be[b].chan_tid[d->channel - 1], d->tid.data, 16);
             W.be[b].chan_uncertain[d->channel - 1] =
                 d->kind == RTR__DELIVER_KIND__DELIVER_MSG1_UNCERTAIN;
@@ -191,6 +197,8 @@ server(int b, const Rtr__Envelope *env)
     }
     case RTR__ENVELOPE__BODY_SERVER_OUTCOME: {
         Rtr__ServerDone d = RTR__SERVER_DONE__INIT;
+        if (W.be[b].hold_outcomes)
+            break;
         W.be[b].done++;
         if (env->server_outcome->accepted && env->server_outcome->channel >= 1 &&
             env->server_outcome->channel <= 8 &&
@@ -478,6 +486,8 @@ link_state(bool up)
     }
 }
 
+static void open_channels(int b);
+
 static void
 be_new(int b)
 {
@@ -513,6 +523,14 @@ be_new(int b)
     for (uint64_t n = 1; n <= last; n++)
         if (W.be[b].jr[n] != NULL)
             cr_assert_eq(bkd_core_load_record(W.be[b].c, 0, W.be[b].jr[n]), RTR_STS_OK);
+    open_channels(b);
+}
+
+/* open_channels - the server process of backend b announces its channels 1 and 2 (again, as
+ * librtr does after it lost its link to the backend). */
+static void
+open_channels(int b)
+{
     Rtr__Envelope env = RTR__ENVELOPE__INIT;
     Rtr__ChannelOpen o = RTR__CHANNEL_OPEN__INIT;
     for (uint32_t ch = 1; ch <= 2; ch++) {
@@ -525,8 +543,8 @@ be_new(int b)
         env.body_case = RTR__ENVELOPE__BODY_CHANNEL_OPEN;
         env.channel_open = &o;
         srv_send(b, &env);
+        be_drain(b); /* one announce at a time, as librtr's link delivers them */
     }
-    be_drain(b);
 }
 
 static void
@@ -827,6 +845,54 @@ Test(bkd_role, a_paused_primary_is_fenced_when_it_wakes)
     cr_assert_eq(W.be[0].delivered, 2, "the old primary did not execute the new commit");
 }
 
+/* The SIGSTOP case of scenario 4 with a decided transaction whose server had not finished it:
+ * woken, the old primary replays it; its server had rolled it back, so it runs again under a
+ * new CSN (the old record MOVED) - a move the promoted partner never saw: the partner
+ * committed the record at its old CSN. On rejoining, the truncation to the agreed point cuts
+ * the new record, so the move is undone and the member executes the transaction at its old
+ * CSN, as the partner did. (Found by bank_shadow phase 4: the databases differed by one
+ * transfer.) */
+Test(bkd_role, a_move_the_promoted_partner_never_saw_is_undone_when_the_old_primary_rejoins)
+{
+    up_and_running();
+    W.be[0].hold_outcomes = true; /* be1's server will not finish what it is told */
+    tx(0, 1);
+    settle();
+    cr_assert_eq(W.accepted, 1);
+    cr_assert_eq(W.be[0].db[1], 0);
+    W.be[0].hold_outcomes = false;
+    W.paused[0] = true;
+    link_state(false);
+    advance(FAILT + 3000);
+    cr_assert_str_eq(info(1).state, "remember", "%s (%s)", info(1).state, info(1).reason);
+    cr_assert_eq(W.be[1].db[1], 1, "the promoted partner did not commit the backlog");
+    /* SIGCONT: the server's librtr, which lost its link meanwhile, announces its channels
+     * again and rolled back what they held */
+    W.paused[0] = false;
+    open_channels(0);
+    be_drain(0);
+    bkd_core_counters_t ctr;
+    bkd_core_counters(W.be[0].c, &ctr);
+    cr_assert_eq(ctr.moved, 1, "the replay did not run under a new CSN");
+    cr_assert_not_null(W.be[0].jr[1]);
+    cr_assert_eq(W.be[0].jr[1]->state, RTR__TX_STATE__TX_MOVED);
+    link_state(true);
+    advance(3000);
+    bkd_part_info_t p0 = info(0);
+    cr_assert_str_eq(p0.state, "sec_act", "%s (%s)", p0.state, p0.reason);
+    cr_assert_eq(W.be[0].db[1], 1, "the old primary's database lacks the committed transfer");
+    bkd_core_counters(W.be[0].c, &ctr);
+    cr_assert_eq(ctr.unmoved, 1);
+    cr_assert_eq(W.be[0].jr[1]->state, RTR__TX_STATE__TX_DONE, "record 1 is %d",
+                 W.be[0].jr[1]->state);
+    cr_assert_eq(W.accepted, 1);
+    tx(1, 2);
+    advance(100);
+    cr_assert_eq(W.accepted, 2);
+    cr_assert_eq(W.be[0].db[2], 1);
+    cr_assert_eq(W.be[1].db[2], 1);
+}
+
 Test(bkd_role_deny, a_deny_partition_stalls_then_refuses_new_work, .init = setup_deny,
      .fini = teardown)
 {
@@ -1015,6 +1081,17 @@ fz_check(uint64_t seed, bool quiesced)
     }
     if (!quiesced)
         return;
+    if (getenv("RTR_PAIR_DUMP") != NULL) /* both journals, to read a failing seed */
+        for (uint64_t n = 1; n < JMAX; n++)
+            for (int b = 0; b < 2; b++)
+                if (W.be[b].jr[n] != NULL) {
+                    cmn_tid_t t;
+                    cmn_tid_unpack(W.be[b].jr[n]->tid.data, &t);
+                    fprintf(stderr, "be%d n=%llu e=%llu tid=%llu state=%d moved_to=%llu\n", b + 1,
+                            (unsigned long long)n, (unsigned long long)W.be[b].jr[n]->epoch,
+                            (unsigned long long)t.counter, (int)W.be[b].jr[n]->state,
+                            (unsigned long long)W.be[b].jr[n]->moved_to);
+                }
     bkd_part_info_t p0 = info(0), p1 = info(1);
     int pri = p0.serving ? 0 : 1;
     bkd_part_info_t pp = pri == 0 ? p0 : p1, ps = pri == 0 ? p1 : p0;
@@ -1050,7 +1127,7 @@ fz_check(uint64_t seed, bool quiesced)
 static void
 fz_run(uint64_t seed)
 {
-    uint64_t restart_at[NN] = { 0 }, unpause_at[2] = { 0 }, relink_at = 0;
+    uint64_t restart_at[NN] = { 0 }, unpause_at[2] = { 0 }, relink_at = 0, reconnect_at[2] = { 0 };
     uint64_t counter = 0;
 
     fz_rng = seed * 0x2545F4914F6CDD1Dull + 1;
@@ -1070,6 +1147,20 @@ fz_run(uint64_t seed)
             unpause_at[b] = W.now + 500 + fz_rand() % 3000;
             fz_links();
         }
+        if (fz_chance(1500)) {
+            /* a server's link to its backend breaks: what it is told is lost until librtr
+             * announces its channels again (and rolls back what they held) */
+            int b = (int)(fz_rand() % 2);
+            if (!W.be[b].hold_outcomes) {
+                W.be[b].hold_outcomes = true;
+                reconnect_at[b] = W.now + 50 + fz_rand() % 1500;
+            }
+        }
+        for (int b = 0; b < 2; b++)
+            if (W.be[b].hold_outcomes && W.now >= reconnect_at[b] && !W.down[b] && !W.paused[b]) {
+                W.be[b].hold_outcomes = false;
+                open_channels(b);
+            }
         if (fz_chance(2000) && !W.link_cut) {
             W.link_cut = true;
             relink_at = W.now + 200 + fz_rand() % 3000;
@@ -1116,6 +1207,10 @@ fz_run(uint64_t seed)
         if (W.down[b])
             restart(b);
         W.paused[b] = false;
+        if (W.be[b].hold_outcomes) {
+            W.be[b].hold_outcomes = false;
+            open_channels(b);
+        }
     }
     for (int i = 0; i < NR; i++)
         if (W.down[2 + i])

@@ -46,6 +46,7 @@ typedef struct {
 } rtd_tst_t;
 
 static rtd_tst_t T;
+static bool rtd_tst_shadowed; /* the rtd_ring suite: P_LOW is a shadowed partition */
 
 static void
 rtd_tst_setup(void)
@@ -57,7 +58,25 @@ rtd_tst_setup(void)
     memset(&T, 0, sizeof T);
     T.dir = tst_tmpdir("rtdcore");
     snprintf(path, sizeof path, "%s/facility.conf", T.dir);
-    cr_assert_eq(tst_write_file(path, rtd_tst_conf, strlen(rtd_tst_conf)), 0);
+    if (rtd_tst_shadowed) {
+        /* the same facility with P_LOW shadowed (be1 primary, be2 secondary) */
+        char text[sizeof rtd_tst_conf + 128], *at;
+        snprintf(text, sizeof text, "%s", rtd_tst_conf);
+        at = strstr(text, "admin = \"ipc:///tmp/rtd-core-t.adm\";");
+        cr_assert_not_null(at);
+        at += strlen("admin = \"ipc:///tmp/rtd-core-t.adm\";");
+        char rest[sizeof text];
+        snprintf(rest, sizeof rest, "%s", at);
+        snprintf(at, sizeof text - (size_t)(at - text), " state = \"%s/r1\";%s", T.dir, rest);
+        at = strstr(text, "primary = \"be1\"; }");
+        cr_assert_not_null(at);
+        at += strlen("primary = \"be1\";");
+        snprintf(rest, sizeof rest, "%s", at);
+        snprintf(at, sizeof text - (size_t)(at - text), " secondary = \"be2\";%s", rest);
+        cr_assert_eq(tst_write_file(path, text, strlen(text)), 0);
+    } else {
+        cr_assert_eq(tst_write_file(path, rtd_tst_conf, strlen(rtd_tst_conf)), 0);
+    }
     cr_assert_eq(cmn_facility_load_ex(path, &lo, &T.fac, &diag), RTR_STS_OK, "%s",
                  diag && diag->error ? diag->error : "?");
     cmn_diag_free(&diag);
@@ -1291,4 +1310,91 @@ Test(rtd_core, broadcast_out_of_limits_is_refused)
     cr_assert_eq(T.n, 0);
     cr_assert_eq(rtd_core_counters(T.core)->events_dropped, 3);
     cr_assert_eq(rtd_core_counters(T.core)->events_forwarded, 0);
+}
+
+/* ---- the outcome ring of a shadowed partition (FORCE's loss list) ----------------------- */
+
+static void
+rtd_ring_setup(void)
+{
+    rtd_tst_shadowed = true;
+    rtd_tst_setup();
+}
+
+static void
+rtd_ring_teardown(void)
+{
+    rtd_tst_teardown();
+    rtd_tst_shadowed = false;
+}
+
+static uint64_t ring_csns[8];
+static size_t ring_n;
+
+static void
+ring_row(void *arg, uint64_t csn, const uint8_t tid[16])
+{
+    cmn_tid_t t;
+    (void)arg;
+    cmn_tid_unpack(tid, &t);
+    cr_assert_eq(t.counter, csn - 100, "csn %llu has TID counter %llu", (unsigned long long)csn,
+                 (unsigned long long)t.counter);
+    cr_assert_lt(ring_n, 8);
+    ring_csns[ring_n++] = csn;
+}
+
+/* outcome - TxOutcome for TID counter from be1 (accepted with CSN 100 + counter, or not). */
+static void
+outcome(uint64_t counter, bool accepted)
+{
+    Rtr__Envelope env = RTR__ENVELOPE__INIT;
+    Rtr__TxOutcome o = RTR__TX_OUTCOME__INIT;
+    uint8_t tid[16];
+
+    tid_of(counter, tid);
+    o.tid.len = 16;
+    o.tid.data = tid;
+    o.channel = 3;
+    o.accepted = accepted;
+    o.status = accepted ? RTR_STS_OK : RTR_STS_SRVREJECT;
+    o.has_csn = accepted;
+    o.csn = 100 + counter;
+    env.body_case = RTR__ENVELOPE__BODY_TX_OUTCOME;
+    env.tx_outcome = &o;
+    cr_assert_eq(backend_env(0, "be1", &env), RTR_STS_OK);
+    take();
+}
+
+Test(rtd_ring, accepted_outcomes_of_a_shadowed_partition_are_kept_by_csn, .init = rtd_ring_setup,
+     .fini = rtd_ring_teardown)
+{
+    rtd_outcomes_info_t info;
+
+    hello_both();
+    for (uint64_t k = 1; k <= 4; k++) {
+        msg(0, k, 0, 10, 0, 0); /* key 10: P_LOW, shadowed */
+        vote(k, true, 1, 0);
+    }
+    msg(0, 5, 0, 600, 0, 0); /* P_HIGH: not shadowed, no ring */
+    outcome(1, true);
+    outcome(2, false); /* rejected: not in the ring */
+    outcome(3, true);
+    outcome(4, true);
+    ring_n = 0;
+    cr_assert(rtd_core_outcomes(T.core, 0, 0, &info, ring_row, NULL));
+    cr_assert_eq(ring_n, 3);
+    cr_assert_eq(ring_csns[0], 101);
+    cr_assert_eq(ring_csns[2], 104);
+    cr_assert_eq(info.decided_upto, 104);
+    cr_assert_eq(info.oldest, 101);
+    cr_assert_eq(info.dropped_upto, 0);
+    cr_assert_eq(info.count, 3);
+    /* from a CSN on */
+    ring_n = 0;
+    cr_assert(rtd_core_outcomes(T.core, 0, 103, &info, ring_row, NULL));
+    cr_assert_eq(ring_n, 2);
+    cr_assert_eq(ring_csns[0], 103);
+    /* an unshadowed partition has none */
+    cr_assert_not(rtd_core_outcomes(T.core, 1, 0, &info, ring_row, NULL));
+    cr_assert_not(rtd_core_outcomes(T.core, 7, 0, &info, ring_row, NULL));
 }

@@ -525,6 +525,59 @@ Test(rtd_reg, force_names_the_partner_and_waits_the_lease)
     cr_assert_eq(rep->status, RTR_STS_EXISTS);
 }
 
+Test(rtd_reg, a_force_keeps_the_confirmed_loss_list_in_its_audit_entry)
+{
+    all_start();
+    bootstrap(0);
+    change(0, "be1", RTR__REG_KIND__REG_SHRINK, "P", 1, "be2");
+    Rtr__RegChange m;
+    ProtobufCBinaryData tids[300];
+    uint8_t raw[300][16], tok[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    rtr__reg_change__init(&m);
+    m.req_id = 1;
+    m.kind = RTR__REG_KIND__REG_FORCE;
+    m.partition = "P";
+    m.has_expected_epoch = true;
+    m.expected_epoch = 2;
+    m.node = "be2";
+    m.has_single_copy_from = true;
+    m.single_copy_from = 40;
+    m.has_loss_to = true;
+    m.loss_to = 90;
+    for (size_t k = 0; k < 300; k++) {
+        memset(raw[k], (int)k, 16);
+        tids[k].data = raw[k];
+        tids[k].len = 16;
+    }
+    m.loss_tids = tids;
+    m.n_loss_tids = 300;
+    m.has_loss_tid_count = true;
+    m.loss_tid_count = 300;
+    m.has_confirm = true;
+    m.confirm.data = tok;
+    m.confirm.len = 8;
+    /* a TID of the wrong size is refused */
+    tids[7].len = 15;
+    const Rtr__RegChangeReply *rep = request(1, NULL, &m);
+    cr_assert_eq(rep->status, RTR_STS_INVARG, "%s", rtr_status_name(rep->status));
+    tids[7].len = 16;
+    m.req_id = 2; /* a new request, not the refused one again (answered from the reply cache) */
+    rep = request(1, NULL, &m);
+    cr_assert_eq(rep->status, RTR_STS_OK, "%s", rtr_status_name(rep->status));
+    cr_assert_eq(rep->value->n_forced, 1);
+    const Rtr__ForcedChange *f = rep->value->forced[0];
+    cr_assert_eq(f->loss_from, 40);
+    cr_assert_eq(f->loss_to, 90);
+    cr_assert_eq(f->loss_tid_count, 300);
+    cr_assert_eq(f->n_loss_tids, RTD_REG_FORCED_TIDS, "the audit keeps the first 256 TIDs");
+    cr_assert_eq(memcmp(f->loss_tids[255].data, raw[255], 16), 0);
+    cr_assert_eq(f->confirm.len, 8);
+    cr_assert_eq(memcmp(f->confirm.data, tok, 8), 0);
+    /* every router holds the same audit entry */
+    for (size_t i = 0; i < NR; i++)
+        cr_assert_eq(rtd_reg_value(W.r[i])->forced[0]->loss_to, 90, "r%zu", i + 1);
+}
+
 Test(rtd_reg, one_router_down_still_commits)
 {
     all_start();

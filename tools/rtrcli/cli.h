@@ -56,6 +56,27 @@ int cli_bootstrap_facility(const cli_opts_t *opts, int argc, char **argv);
 int cli_bootstrap_run(const cli_opts_t *opts, const cmn_facility_t *fac, uint64_t timeout_ms,
                       bool yes, bool if_empty);
 
+/* cli_value_print - a register value as a table (text) or JSON, labelled `what` ("proposed",
+ * "committed"). */
+struct Rtr__RegisterValue;
+void cli_value_print(const cli_opts_t *opts, const char *what, const struct Rtr__RegisterValue *v);
+
+/* What a member's journal says about one partition (a "show meta" row). */
+typedef struct {
+    const char *node;
+    bool found;
+    uint64_t epoch_seen; /* highest of meta epoch, highest_epoch_seen, history epochs */
+    uint64_t last_n;
+    uint64_t last_epoch; /* epoch of the record at last_n (0 if none) */
+} cli_member_t;
+
+/* cli_member_read - fill *m from backend `answer` ("show meta" JSON) for partition `name`. */
+struct json_t;
+void cli_member_read(cli_member_t *m, const struct json_t *answer, const char *name);
+
+/* cli_force.c: `set partition P /primary=NODE /force` */
+int cli_set_partition(const cli_opts_t *opts, int argc, char **argv);
+
 /* cli_facility.c: start and stop every daemon of a local facility */
 int cli_start_facility(const cli_opts_t *opts, int argc, char **argv);
 int cli_stop_facility(const cli_opts_t *opts, int argc, char **argv);

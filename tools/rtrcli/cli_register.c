@@ -38,15 +38,6 @@
 
 #define CLI_BOOT_PROG "rtrcli: bootstrap facility"
 
-/* What a member's journal says about one partition (a "show meta" row). */
-typedef struct {
-    const char *node;
-    bool found;
-    uint64_t epoch_seen; /* highest of meta epoch, highest_epoch_seen, history epochs */
-    uint64_t last_n;
-    uint64_t last_epoch; /* epoch of the record at last_n (0 if none) */
-} cli_member_t;
-
 /* ---- the value -------------------------------------------------------------------------- */
 
 /* cli_value_free - free a value built by cli_value_build (malloc'ed like protobuf-c's). */
@@ -94,8 +85,7 @@ cli_value_json(const Rtr__RegisterValue *v)
     return o;
 }
 
-/* cli_value_print - the value as a table (text) or JSON with `what` ("proposed"/"committed"). */
-static void
+void
 cli_value_print(const cli_opts_t *opts, const char *what, const Rtr__RegisterValue *v)
 {
     static const char *const h[] = { "PARTITION", ">EPOCH", "PRIMARY", "IN_SYNC", "PARTNER" };
@@ -130,7 +120,7 @@ cli_value_print(const cli_opts_t *opts, const char *what, const Rtr__RegisterVal
 }
 
 /* cli_member_read - fill m from the "show meta" answer of its node for partition `name`. */
-static void
+void
 cli_member_read(cli_member_t *m, const json_t *answer, const char *name)
 {
     json_t *rows = json_object_get(answer, "rows"), *row;
