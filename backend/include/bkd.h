@@ -380,6 +380,11 @@ typedef struct {
     uint64_t single_copy_from;
     const char *out_reason; /* shd_out: why */
     uint64_t stalled_ms;    /* remember = deny with no partner to ack: stalled for this long */
+    /* primary: the partner's catch-up (docs/shadow-protocol.md §6 step 8) */
+    uint64_t mitt;         /* the first CSN of its live stream (0: in sync or none) */
+    uint64_t behind;       /* records the partner has not acked (hardened here) */
+    uint64_t catchup_rate; /* records/s it acked over the last 5 s */
+    int64_t eta_ms;        /* until it has everything at these rates; -1: never (not gaining) */
 } bkd_part_info_t;
 
 /* bkd_role_name - "sole", "primary", "member". Static. */

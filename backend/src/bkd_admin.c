@@ -65,18 +65,19 @@ bkd_show_backend(bkd_backend_t *b)
 static void
 bkd_part_row(void *arg, const bkd_part_info_t *pi)
 {
-    bkd_row(arg,
-            json_pack("[s s I I I i i i s s b I I I I I s s b b I I I I]", pi->name,
-                      pi->state != NULL ? pi->state : "active", (json_int_t)pi->epoch,
-                      (json_int_t)pi->next_n, (json_int_t)pi->hardened_n, (int)pi->servers,
-                      (int)pi->queued, (int)pi->active, bkd_role_name(pi->role),
-                      pi->partner != NULL ? pi->partner : "", (int)pi->partner_up,
-                      (json_int_t)pi->applied_n, (json_int_t)pi->partner_hardened,
-                      (json_int_t)pi->partner_applied, (json_int_t)pi->lag_records,
-                      (json_int_t)pi->lag_bytes, pi->out_reason != NULL ? pi->out_reason : "",
-                      pi->reason != NULL ? pi->reason : "", (int)pi->serving, (int)pi->lease_held,
-                      (json_int_t)pi->reg_version, (json_int_t)pi->single_copy_commits,
-                      (json_int_t)pi->single_copy_from, (json_int_t)pi->stalled_ms));
+    bkd_row(arg, json_pack("[s s I I I i i i s s b I I I I I s s b b I I I I I I I I]", pi->name,
+                           pi->state != NULL ? pi->state : "active", (json_int_t)pi->epoch,
+                           (json_int_t)pi->next_n, (json_int_t)pi->hardened_n, (int)pi->servers,
+                           (int)pi->queued, (int)pi->active, bkd_role_name(pi->role),
+                           pi->partner != NULL ? pi->partner : "", (int)pi->partner_up,
+                           (json_int_t)pi->applied_n, (json_int_t)pi->partner_hardened,
+                           (json_int_t)pi->partner_applied, (json_int_t)pi->lag_records,
+                           (json_int_t)pi->lag_bytes, pi->out_reason != NULL ? pi->out_reason : "",
+                           pi->reason != NULL ? pi->reason : "", (int)pi->serving,
+                           (int)pi->lease_held, (json_int_t)pi->reg_version,
+                           (json_int_t)pi->single_copy_commits, (json_int_t)pi->single_copy_from,
+                           (json_int_t)pi->stalled_ms, (json_int_t)pi->mitt, (json_int_t)pi->behind,
+                           (json_int_t)pi->catchup_rate, (json_int_t)pi->eta_ms));
 }
 
 static json_t *
@@ -106,6 +107,10 @@ bkd_show_partition(bkd_backend_t *b)
                                         "single_copy_commits",
                                         "single_copy_from",
                                         "stalled_ms",
+                                        "mitt",
+                                        "behind",
+                                        "catchup_rate",
+                                        "eta_ms",
                                         NULL };
     json_t *o = bkd_table("partitions", cols);
     json_object_set_new(o, "node", json_string(b->me->name));

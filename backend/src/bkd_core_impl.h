@@ -97,6 +97,10 @@ typedef struct {
     bool sent;
 } bkd_out_t;
 
+#define BKD_PROG_SAMPLES   32   /* catch-up progress samples kept */
+#define BKD_PROG_EVERY_MS  250  /* ... at most one per this */
+#define BKD_PROG_WINDOW_MS 5000 /* rates are measured over this window */
+
 /* A record state change other than VOTED -> decided, for the partner's next batch. */
 typedef struct {
     uint64_t n;
@@ -127,7 +131,14 @@ typedef struct {
     uint64_t bf_next, bf_end; /* backfill from the journal: next n to read .. last (none when
                                * bf_next > bf_end) */
     bool bf_reading;
+    /* catch-up progress (show partition): the ack and the last CSN, sampled as acks move */
+    uint64_t prog_ms[BKD_PROG_SAMPLES], prog_acked[BKD_PROG_SAMPLES], prog_last[BKD_PROG_SAMPLES];
+    unsigned prog_n, prog_i;
 } bkd_pipe_t;
+
+/* bkd_pipe_progress - the partner's ack rate and this primary's new-record rate (records/s)
+ * over the last BKD_PROG_WINDOW_MS. */
+void bkd_pipe_progress(const bkd_core_t *c, uint32_t part, uint64_t *ack_rate, uint64_t *new_rate);
 
 /* Member side (bkd_shadow.c): one record received from the primary, not yet executed. */
 typedef struct {

@@ -791,6 +791,16 @@ bkd_core_each_part(bkd_core_t *c, bkd_part_info_fn *fn, void *arg)
             pi.lag_records = p->pipe->count;
             pi.lag_bytes = p->pipe->out_bytes;
             pi.out_reason = p->pipe->diverged ? p->pipe->out_reason : NULL;
+            pi.mitt = p->pipe->mitt;
+            pi.behind = p->next_n - 1 > p->pipe->acked ? p->next_n - 1 - p->pipe->acked : 0;
+            uint64_t new_rate = 0;
+            bkd_pipe_progress(c, (uint32_t)i, &pi.catchup_rate, &new_rate);
+            if (pi.behind == 0)
+                pi.eta_ms = 0;
+            else if (pi.catchup_rate > new_rate)
+                pi.eta_ms = (int64_t)(pi.behind * 1000 / (pi.catchup_rate - new_rate));
+            else
+                pi.eta_ms = -1;
         }
         if (p->shd != NULL) {
 

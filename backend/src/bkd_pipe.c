@@ -229,6 +229,32 @@ bkd_pipe_unlist(bkd_core_t *c, bkd_tx_t *tx)
     tx->cover_next = NULL;
 }
 
+void
+bkd_pipe_progress(const bkd_core_t *c, uint32_t part, uint64_t *ack_rate, uint64_t *new_rate)
+{
+    const bkd_pipe_t *q = c->parts[part].pipe;
+    uint64_t last = c->parts[part].next_n - 1;
+    int oldest = -1;
+
+    *ack_rate = *new_rate = 0;
+    /* the oldest sample inside the window is the reference point; the rate runs to now, so it
+     * falls when the acks stop */
+    for (unsigned k = 0; k < q->prog_n; k++) {
+        unsigned i = (q->prog_i + BKD_PROG_SAMPLES - q->prog_n + k) % BKD_PROG_SAMPLES;
+        if (c->now_ms <= q->prog_ms[i] + BKD_PROG_WINDOW_MS) {
+            oldest = (int)i;
+            break;
+        }
+    }
+    if (oldest < 0 || c->now_ms <= q->prog_ms[oldest])
+        return;
+    uint64_t dt = c->now_ms - q->prog_ms[oldest];
+    if (q->acked > q->prog_acked[oldest])
+        *ack_rate = (q->acked - q->prog_acked[oldest]) * 1000 / dt;
+    if (last > q->prog_last[oldest])
+        *new_rate = (last - q->prog_last[oldest]) * 1000 / dt;
+}
+
 /* bkd_pipe_acked - the partner holds everything up to `upto`. */
 static void
 bkd_pipe_acked(bkd_core_t *c, uint32_t part, uint64_t upto)
@@ -237,6 +263,16 @@ bkd_pipe_acked(bkd_core_t *c, uint32_t part, uint64_t upto)
 
     if (upto <= q->acked)
         return;
+    unsigned last = (q->prog_i + BKD_PROG_SAMPLES - 1) % BKD_PROG_SAMPLES;
+    if (q->prog_n == 0 || c->now_ms >= q->prog_ms[last] + BKD_PROG_EVERY_MS) {
+        /* where it stood before this ack: the rate counts this ack's progress too */
+        q->prog_ms[q->prog_i] = c->now_ms;
+        q->prog_acked[q->prog_i] = q->acked;
+        q->prog_last[q->prog_i] = c->parts[part].next_n - 1;
+        q->prog_i = (q->prog_i + 1) % BKD_PROG_SAMPLES;
+        if (q->prog_n < BKD_PROG_SAMPLES)
+            q->prog_n++;
+    }
     q->acked = upto;
     q->last_progress_ms = c->now_ms;
     q->unacked_since_ms = c->now_ms;

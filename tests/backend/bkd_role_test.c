@@ -999,10 +999,19 @@ Test(bkd_role, a_returning_secondary_is_backfilled_from_the_journal)
     bkd_core_counters_t ctr;
     bkd_core_counters(W.be[0].c, &ctr);
     cr_assert_gt(ctr.window_dropped, 0, "the window kept everything");
+    /* show partition's progress while the partner is away: behind, not gaining */
+    bkd_part_info_t p0 = info(0);
+    cr_assert_geq(p0.behind, 12);
+    cr_assert_eq(p0.catchup_rate, 0);
+    cr_assert_eq(p0.eta_ms, -1);
     restart(1);
     link_state(true);
     advance(3000);
-    bkd_part_info_t p0 = info(0), p1 = info(1);
+    p0 = info(0);
+    bkd_part_info_t p1 = info(1);
+    cr_assert_eq(p0.behind, 0);
+    cr_assert_eq(p0.eta_ms, 0);
+    cr_assert_gt(p0.catchup_rate, 0, "the catch-up's acks left no rate");
     cr_assert_str_eq(p0.state, "pri_act", "%s (%s)", p0.state, p0.reason);
     cr_assert_str_eq(p1.state, "sec_act", "%s (%s)", p1.state, p1.reason);
     cr_assert_eq(p1.applied_n, 12);
