@@ -189,6 +189,7 @@ typedef struct {
     uint64_t shadow_partner_lost; /* bkd_core_partner_lost calls */
     /* register client */
     uint64_t reg_requests, reg_timeouts, reg_learned, reg_unexpected;
+    uint64_t reg_behind; /* READs because a router's heartbeat showed a newer register value */
     uint64_t leases_requested, leases_granted, leases_refused;
     uint64_t fenced;              /* times a partition was fenced (a newer epoch took over) */
     uint64_t single_copy_commits; /* decided while the partner was out of the in-sync set */
@@ -231,6 +232,10 @@ void bkd_core_server_lost(bkd_core_t *c, const char *id);
 /* bkd_core_router_up - router `router` is connected (its first frame, or the first of a new
  * incarnation): user events of the servers go to it from now on. Idempotent. */
 void bkd_core_router_up(bkd_core_t *c, const char *router);
+
+/* bkd_core_register_version - a router's heartbeat says the facility register is at `version`:
+ * a shadowed partition that learned an older value READs it (a RegLearn can be lost). */
+void bkd_core_register_version(bkd_core_t *c, uint64_t version);
 
 /* bkd_core_router_lost - router `router` is gone: its transactions not yet in VOTING are
  * aborted; decided ones keep their outcome for TxQuery. */

@@ -621,6 +621,9 @@ bkd_net_router_in(bkd_backend_t *b, bkd_rlink_t *r)
             r->up = true;
             r->incarnation = inc;
             r->last_seen_ms = now;
+            if (env->body_case == RTR__ENVELOPE__BODY_HEARTBEAT &&
+                env->heartbeat->has_register_version)
+                bkd_core_register_version(b->core, env->heartbeat->register_version);
             if (env->body_case != RTR__ENVELOPE__BODY_HEARTBEAT &&
                 bkd_core_router_msg(b->core, r->cfg->name, env) != RTR_STS_OK) {
                 r->st.unexpected++;

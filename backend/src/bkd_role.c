@@ -469,6 +469,20 @@ role_reply(bkd_core_t *c, uint32_t i, const Rtr__RegChangeReply *m)
         r->next_read_ms = c->now_ms + c->failure_timeout_ms; /* ask again later */
 }
 
+void
+bkd_core_register_version(bkd_core_t *c, uint64_t version)
+{
+    if (c->nrouters_reg == 0)
+        return;
+    for (uint32_t i = 0; i < c->nparts; i++) {
+        bkd_reg_t *r = &c->parts[i].reg;
+        if (c->parts[i].shadowed && version > r->version && r->req_kind == 0) {
+            c->ctr.reg_behind++;
+            role_send(c, i, RTR__REG_KIND__REG_READ, NULL, 0);
+        }
+    }
+}
+
 /* role_lease_grant - a router's answer to a lease request. */
 static void
 role_lease_grant(bkd_core_t *c, uint32_t i, size_t router, const Rtr__LeaseGrant *g)

@@ -475,6 +475,11 @@ rtd_heartbeat(rtd_router_t *r, uint64_t now)
     hb.seq = ++r->hb_seq;
     hb.has_sent_mono_ns = 1;
     hb.sent_mono_ns = cmn_now_mono_ns();
+    const Rtr__RegisterValue *v = r->reg != NULL ? rtd_reg_value(r->reg) : NULL;
+    if (v != NULL) { /* a backend that missed a RegLearn READs the value */
+        hb.has_register_version = 1;
+        hb.register_version = v->version;
+    }
     for (int s = 0; s < 2; s++) {
         rtd_peers_t *ps = &r->peers[s];
         for (size_t i = 0; i < ps->n;) {

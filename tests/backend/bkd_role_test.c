@@ -96,6 +96,7 @@ static struct {
     uint64_t last_csn;
     uint64_t acc_csn[4096]; /* the CSN each TID counter was accepted with (0: not accepted) */
     bool link_cut;          /* the pair's shadow link is broken */
+    bool drop_learn[2];     /* RegLearn frames to this backend are lost */
 } W;
 
 static const char *const names[NN] = { "be1", "be2", "r1", "r2", "r3" };
@@ -399,6 +400,10 @@ deliver(fr_t f)
     }
     cr_assert_eq(wire_envelope_decode(f.buf, f.len, 0, NULL, &env), RTR_STS_OK);
     free(f.buf);
+    if (f.to < 2 && W.drop_learn[f.to] && env->body_case == RTR__ENVELOPE__BODY_REG_LEARN) {
+        wire_free((ProtobufCMessage **)&env);
+        return;
+    }
     if (f.to < 2) {
         bkd_core_t *c = W.be[f.to].c;
         if (f.from < 2)
@@ -891,6 +896,36 @@ Test(bkd_role, a_move_the_promoted_partner_never_saw_is_undone_when_the_old_prim
     cr_assert_eq(W.accepted, 2);
     cr_assert_eq(W.be[0].db[2], 1);
     cr_assert_eq(W.be[1].db[2], 1);
+}
+
+static void restart(int b);
+
+/* A RegLearn can be lost; the routers' heartbeats carry the register version, and a backend
+ * that sees a newer one READs the value. */
+Test(bkd_role, a_backend_that_missed_a_learn_reads_when_a_heartbeat_shows_a_newer_version)
+{
+    up_and_running();
+    W.drop_learn[1] = true;
+    restart(0); /* be1 resumes in a new epoch: a change be2 takes no part in */
+    link_state(true);
+    advance(2000);
+    cr_assert_str_eq(info(0).state, "pri_act", "%s (%s)", info(0).state, info(0).reason);
+    uint64_t v = rtd_reg_value(W.r[0])->version;
+    cr_assert_lt(info(1).reg_version, v, "be2 learned the change although its learns were lost");
+    bkd_core_counters_t ctr;
+    bkd_core_counters(W.be[1].c, &ctr);
+    uint64_t behind0 = ctr.reg_behind;
+    bkd_core_register_version(W.be[1].c, v); /* a router's heartbeat */
+    be_drain(1);
+    settle();
+    cr_assert_eq(info(1).reg_version, v);
+    bkd_core_counters(W.be[1].c, &ctr);
+    cr_assert_eq(ctr.reg_behind, behind0 + 1);
+    /* the same version again: nothing to read */
+    bkd_core_register_version(W.be[1].c, v);
+    be_drain(1);
+    bkd_core_counters(W.be[1].c, &ctr);
+    cr_assert_eq(ctr.reg_behind, behind0 + 1);
 }
 
 Test(bkd_role_deny, a_deny_partition_stalls_then_refuses_new_work, .init = setup_deny,
