@@ -146,14 +146,13 @@ bkd_role_set(bkd_core_t *c, uint32_t i, bkd_ms_t ms, const char *reason)
     snprintf(r->reason, sizeof(r->reason), "%s", reason);
 }
 
+static void role_meta_write(bkd_core_t *c, uint32_t part);
+
 void
 bkd_epoch_start(bkd_core_t *c, uint32_t part, uint64_t epoch, uint64_t first_n)
 {
     bkd_part_t *p = &c->parts[part];
     Rtr__JournalMeta *m = p->meta;
-    bkd_action_t a;
-    uint8_t *buf = NULL;
-    size_t len = 0;
 
     if (m == NULL || (m->n_history > 0 && m->history[m->n_history - 1]->epoch >= epoch))
         return;
@@ -173,15 +172,43 @@ bkd_epoch_start(bkd_core_t *c, uint32_t part, uint64_t epoch, uint64_t first_n)
     }
     if (p->reg.highest_epoch_seen < epoch)
         p->reg.highest_epoch_seen = epoch;
+    role_meta_write(c, part);
+}
+
+/* role_meta_write - queue a write of partition part's journal meta (as it is now). */
+static void
+role_meta_write(bkd_core_t *c, uint32_t part)
+{
+    bkd_action_t a;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
     memset(&a, 0, sizeof(a));
     a.kind = BKD_ACT_JOURNAL_META;
     a.part = part;
-    RTR_ASSERT(wire_encode(&m->base, 0, &buf, &len) == RTR_STS_OK);
+    RTR_ASSERT(wire_encode(&c->parts[part].meta->base, 0, &buf, &len) == RTR_STS_OK);
     RTR_ASSERT(wire_decode(&rtr__journal_meta__descriptor, buf, len, 0, NULL,
                            (ProtobufCMessage **)&a.meta) == RTR_STS_OK);
     free(buf);
     a.ticket = ++c->next_ticket;
     bkd_push_action(c, &a);
+}
+
+/* role_epoch_seen - a register value names epoch e for partition part: the highest epoch seen
+ * is persisted when it grows (shadow-protocol §5.4: after a restart, frames of older epochs
+ * stay fenced even before the register answers). */
+static void
+role_epoch_seen(bkd_core_t *c, uint32_t part, uint64_t e)
+{
+    Rtr__JournalMeta *m = c->parts[part].meta;
+
+    if (c->parts[part].reg.highest_epoch_seen < e)
+        c->parts[part].reg.highest_epoch_seen = e;
+    if (m == NULL || (m->has_highest_epoch_seen && m->highest_epoch_seen >= e))
+        return;
+    m->has_highest_epoch_seen = true;
+    m->highest_epoch_seen = e;
+    role_meta_write(c, part);
 }
 
 /* role_send - the partition's one request (kind) to its current router. */
@@ -407,7 +434,7 @@ role_learn_value(bkd_core_t *c, const Rtr__RegisterValue *v, int eval)
         r->bootstrapped = true;
         r->version = v->version;
         r->epoch = pr->epoch;
-        r->highest_epoch_seen = pr->epoch;
+        role_epoch_seen(c, (uint32_t)i, pr->epoch);
         bool was_primary_me = r->primary_me;
         r->primary_me = strcmp(pr->primary, c->node) == 0;
         if (r->primary_me && !was_primary_me && pr->changed_by != NULL &&

@@ -928,6 +928,25 @@ Test(bkd_role, a_backend_that_missed_a_learn_reads_when_a_heartbeat_shows_a_newe
     cr_assert_eq(ctr.reg_behind, behind0 + 1);
 }
 
+/* A member that learns a newer epoch persists it as the highest epoch seen, before any record
+ * of that epoch reaches it. */
+Test(bkd_role, a_learned_epoch_is_persisted_as_the_highest_seen)
+{
+    up_and_running();
+    restart(0); /* be1 resumes in a new epoch */
+    link_state(true);
+    advance(2000);
+    bkd_part_info_t p0 = info(0);
+    cr_assert_str_eq(p0.state, "pri_act", "%s (%s)", p0.state, p0.reason);
+    cr_assert_gt(p0.epoch, 2);
+    cr_assert_not_null(W.be[1].jmeta);
+    cr_assert(W.be[1].jmeta->has_highest_epoch_seen);
+    cr_assert_geq(W.be[1].jmeta->highest_epoch_seen, p0.epoch,
+                  "be2 persisted %llu as the highest epoch seen, the register names %llu",
+                  (unsigned long long)W.be[1].jmeta->highest_epoch_seen,
+                  (unsigned long long)p0.epoch);
+}
+
 Test(bkd_role_deny, a_deny_partition_stalls_then_refuses_new_work, .init = setup_deny,
      .fini = teardown)
 {
