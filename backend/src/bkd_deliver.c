@@ -242,6 +242,10 @@ bkd_srv_detach(bkd_core_t *c, bkd_srv_t *s)
             break;
         case BKD_TX_ABORTED: /* librtr rolls back a server's open transaction on link loss */
             bkd_finish(c, tx);
+            if (tx->shadow)
+                bkd_shd_done(c, tx); /* a member's execution: the next CSN's turn */
+            else if (c->parts[tx->part].shd != NULL)
+                bkd_shd_hardened(c, tx->part); /* a member execution may wait for this TID */
             break;
         case BKD_TX_RETRYING: /* it was to be delivered again anyway */
             bkd_requeue(c, tx);

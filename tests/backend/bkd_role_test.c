@@ -97,6 +97,7 @@ static struct {
     uint64_t acc_csn[4096]; /* the CSN each TID counter was accepted with (0: not accepted) */
     bool link_cut;          /* the pair's shadow link is broken */
     bool drop_learn[2];     /* RegLearn frames to this backend are lost */
+    bool drop_acks;         /* ShadowAck frames are lost (a member whose journal is stuck) */
 } W;
 
 static const char *const names[NN] = { "be1", "be2", "r1", "r2", "r3" };
@@ -400,7 +401,8 @@ deliver(fr_t f)
     }
     cr_assert_eq(wire_envelope_decode(f.buf, f.len, 0, NULL, &env), RTR_STS_OK);
     free(f.buf);
-    if (f.to < 2 && W.drop_learn[f.to] && env->body_case == RTR__ENVELOPE__BODY_REG_LEARN) {
+    if ((f.to < 2 && W.drop_learn[f.to] && env->body_case == RTR__ENVELOPE__BODY_REG_LEARN) ||
+        (W.drop_acks && env->body_case == RTR__ENVELOPE__BODY_SHADOW_ACK)) {
         wire_free((ProtobufCMessage **)&env);
         return;
     }
@@ -926,6 +928,30 @@ Test(bkd_role, a_backend_that_missed_a_learn_reads_when_a_heartbeat_shows_a_newe
     be_drain(1);
     bkd_core_counters(W.be[1].c, &ctr);
     cr_assert_eq(ctr.reg_behind, behind0 + 1);
+}
+
+/* T11 for a partner that is up but does not ack (its journal stuck): after shadow_lag_ms the
+ * primary shrinks it out and commits alone; the waiting transaction is decided then. (The
+ * member, still up, then handshakes again: its hello says what it hardened, so it may be
+ * added back at once.) */
+Test(bkd_role, a_secondary_whose_acks_lag_is_shrunk_out)
+{
+    up_and_running();
+    uint64_t e0 = info(0).epoch;
+    W.drop_acks = true;
+    tx(0, 1);
+    advance(FAILT / 2);
+    cr_assert_eq(W.accepted, 0, "decided without the partner's ack");
+    cr_assert_str_eq(info(0).state, "pri_act");
+    cr_assert(info(0).partner_up, "the partner looks lost: this tests lag, not loss");
+    advance(FAILT + 500);
+    bkd_part_info_t p0 = info(0);
+    cr_assert(p0.partner_up);
+    cr_assert_eq(W.accepted, 1, "the lagging partner was not shrunk out");
+    bkd_core_counters_t ctr;
+    bkd_core_counters(W.be[0].c, &ctr);
+    cr_assert_eq(ctr.single_copy_commits, 1, "not decided alone after a SHRINK");
+    cr_assert_gt(p0.epoch, e0);
 }
 
 /* A member that learns a newer epoch persists it as the highest epoch seen, before any record
