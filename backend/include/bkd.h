@@ -109,6 +109,8 @@ typedef struct {
     uint32_t lease_ms;             /* 0 = 2 x failure_timeout_ms */
     uint32_t lease_margin_ms;      /* 0 = lease_ms / 10 */
     uint32_t shadow_lag_ms;        /* oldest unacked record older than this: shrink; 0 = failure */
+    uint32_t catchup_lag_ms;       /* ... of a catching-up partner: its stream is dropped (it
+                                    * handshakes again); 0 = shadow_lag_ms */
     uint32_t register_timeout_ms;  /* 0 = 500 */
     uint64_t shadow_window_bytes;  /* unacked records kept in memory for an absent partner;
                                     * above it the oldest are read back from the journal when
@@ -189,7 +191,8 @@ typedef struct {
     uint64_t shadow_partner_lost; /* bkd_core_partner_lost calls */
     /* register client */
     uint64_t reg_requests, reg_timeouts, reg_learned, reg_unexpected;
-    uint64_t reg_behind; /* READs because a router's heartbeat showed a newer register value */
+    uint64_t reg_behind;      /* READs because a router's heartbeat showed a newer register value */
+    uint64_t catchup_dropped; /* catching-up partners whose acks stopped (T17) */
     uint64_t leases_requested, leases_granted, leases_refused;
     uint64_t fenced;              /* times a partition was fenced (a newer epoch took over) */
     uint64_t single_copy_commits; /* decided while the partner was out of the in-sync set */

@@ -276,6 +276,7 @@ bkd_show_counters(bkd_backend_t *b)
     BKD_K(reg_learned);
     BKD_K(reg_unexpected);
     BKD_K(reg_behind);
+    BKD_K(catchup_dropped);
     BKD_K(leases_requested);
     BKD_K(leases_granted);
     BKD_K(leases_refused);

@@ -420,7 +420,9 @@ bkd_catchup_ready(const bkd_core_t *c, uint32_t i)
 {
     const bkd_part_t *p = &c->parts[i];
     const bkd_pipe_t *q = p->pipe;
-    return q != NULL && q->streaming && p->partner_up && q->mitt != 0 && q->acked + 1 >= q->mitt;
+    /* a partner that diverged stays out (its database differs) until it is re-seeded */
+    return q != NULL && !q->diverged && q->streaming && p->partner_up && q->mitt != 0 &&
+           q->acked + 1 >= q->mitt;
 }
 
 /* ---- demotion ------------------------------------------------------------------------------- */

@@ -54,6 +54,7 @@ bkd_core_new(const bkd_core_cfg_t *cfg, bkd_core_t **out)
     c->lease_ms = cfg->lease_ms ? cfg->lease_ms : 2 * c->failure_timeout_ms;
     c->lease_margin_ms = cfg->lease_margin_ms ? cfg->lease_margin_ms : c->lease_ms / 10;
     c->shadow_lag_ms = cfg->shadow_lag_ms ? cfg->shadow_lag_ms : c->failure_timeout_ms;
+    c->catchup_lag_ms = cfg->catchup_lag_ms ? cfg->catchup_lag_ms : c->shadow_lag_ms;
     c->register_timeout_ms = cfg->register_timeout_ms ? cfg->register_timeout_ms : 500;
     c->deny_reject_ms = cfg->deny_reject_ms ? cfg->deny_reject_ms : 2 * c->failure_timeout_ms;
     if (cfg->nrouters > 64 || (cfg->nrouters > 0 && cfg->routers == NULL))

@@ -285,7 +285,7 @@ struct bkd_core {
     char **routers_reg; /* the facility's routers (register requests, leases) */
     size_t nrouters_reg;
     uint32_t heartbeat_ms, failure_timeout_ms, lease_ms, lease_margin_ms, shadow_lag_ms,
-        register_timeout_ms, deny_reject_ms;
+        catchup_lag_ms, register_timeout_ms, deny_reject_ms;
     uint64_t reg_req_ids;
     bool started;
 #ifdef RTR_SIM

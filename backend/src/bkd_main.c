@@ -244,6 +244,7 @@ bkd_open_journal(bkd_backend_t *b)
         cc.lease_ms = (uint32_t)st->lease_ms;
         cc.lease_margin_ms = (uint32_t)st->lease_margin_ms;
         cc.shadow_lag_ms = (uint32_t)st->shadow_lag_ms;
+        cc.catchup_lag_ms = (uint32_t)st->catchup_lag_ms;
         cc.register_timeout_ms = (uint32_t)st->register_timeout_ms;
         cc.deny_reject_ms = (uint32_t)st->deny_reject_ms;
         cc.shadow_window_bytes = (uint64_t)st->shadow_window_bytes;

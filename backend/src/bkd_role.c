@@ -684,6 +684,18 @@ bkd_role_timer(bkd_core_t *c)
             role_lease_request(c, i);
         if (r->req_kind != 0)
             continue;
+        /* T17: a catching-up partner (outside in_sync) whose acks stopped moving: its stream
+         * is dropped (nothing waits for it; its next ack is answered "handshake again") */
+        if (r->ms == BKD_MS_REMEMBER && !r->insync_partner && p->pipe != NULL &&
+            p->pipe->streaming && p->pipe->count > 0 &&
+            c->now_ms >= p->pipe->unacked_since_ms + c->catchup_lag_ms) {
+            RTR_LOG(CMN_LOG_WARNING, "BKD-CATCHUP-DROP",
+                    "partition=%s partner=%s why=lagging acked=%llu last=%llu", p->name, p->partner,
+                    (unsigned long long)p->pipe->acked, (unsigned long long)(p->next_n - 1));
+            c->ctr.catchup_dropped++;
+            p->pipe->streaming = false;
+            p->pipe->mitt = 0;
+        }
         /* T11: the in-sync partner is lost, lags or diverged -> SHRINK (remember = allow) */
         if ((r->ms == BKD_MS_ACTIVE) && r->insync_partner && bkd_role_deciding(c, i)) {
             bool lost = r->partner_lost_ms != 0 && c->now_ms >= r->partner_lost_ms;

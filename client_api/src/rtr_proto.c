@@ -565,16 +565,18 @@ rtrl_link_lost(rtrl_ctx_t *ctx, int link, uint64_t now, bool reconnect)
                           0);
         }
     }
-    if (!reconnect)
-        return;
-    if (link == RTRL_LINK_ROUTER)
-        ctx->router_idx++; /* the next router in config order */
-    if (ctx->sock[link] != NULL) {
-        zmq_close(ctx->sock[link]);
-        ctx->sock[link] = NULL;
+    if (reconnect) {
+        if (link == RTRL_LINK_ROUTER)
+            ctx->router_idx++; /* the next router in config order */
+        if (ctx->sock[link] != NULL) {
+            zmq_close(ctx->sock[link]);
+            ctx->sock[link] = NULL;
+        }
+        ctx->last_rx_ns[link] = now;
     }
-    ctx->last_rx_ns[link] = now;
-    /* Channels of the link are announced again on the new connection. */
+    /* Channels of the link are announced again: on the new connection, or on this one to a
+     * peer that restarted (a new incarnation knows none of them; a backend restarted within
+     * the failure timeout would otherwise never see this process's server channels). */
     for (size_t i = 0; i < RTR_MAX_CHANNELS; i++) {
         rtrl_chan_t *ch = &ctx->chans[i];
         if ((ch->state == RTRL_CH_OPEN || ch->state == RTRL_CH_OPENING) &&

@@ -78,7 +78,8 @@ typedef struct {
     uint8_t db[4096];
     bool chan_uncertain[8];
     bool chan_applied[8];
-    bool hold_outcomes; /* the server drops ServerOutcomes (its link is about to break) */
+    bool hold_outcomes;  /* the server drops ServerOutcomes (its link is about to break) */
+    uint64_t diverge_at; /* the server replies otherwise to this TID counter (0: never) */
 } be_t;
 
 static struct {
@@ -171,6 +172,12 @@ server(int b, const Rtr__Envelope *env)
         r.channel = d->channel;
         r.index = d->index;
         r.body = d->body;
+        cmn_tid_t dt;
+        cmn_tid_unpack(d->tid.data, &dt);
+        if (W.be[b].diverge_at != 0 && dt.counter == W.be[b].diverge_at) {
+            r.body.data = (uint8_t *)"other"; /* a test-only fault: another result */
+            r.body.len = 5;
+        }
         out.body_case = RTR__ENVELOPE__BODY_SERVER_REPLY;
         out.server_reply = &r;
         srv_send(b, &out);
@@ -952,6 +959,63 @@ Test(bkd_role, a_secondary_whose_acks_lag_is_shrunk_out)
     bkd_core_counters(W.be[0].c, &ctr);
     cr_assert_eq(ctr.single_copy_commits, 1, "not decided alone after a SHRINK");
     cr_assert_gt(p0.epoch, e0);
+}
+
+/* T17: a catching-up partner whose acks stop is dropped after catchup_lag_ms (its stream ends,
+ * nothing waits for it); once it acks again it is told to handshake again, catches up and is
+ * added. */
+Test(bkd_role, a_catching_up_partner_whose_acks_stop_is_dropped_then_starts_over)
+{
+    up_and_running();
+    W.down[1] = true;
+    link_state(false);
+    advance(1500);
+    cr_assert_str_eq(info(0).state, "remember");
+    for (uint64_t k = 1; k <= 5; k++)
+        tx(0, k);
+    advance(100);
+    W.drop_acks = true;
+    restart(1);
+    link_state(true);
+    advance(FAILT + 1000);
+    bkd_core_counters_t ctr;
+    bkd_core_counters(W.be[0].c, &ctr);
+    cr_assert_eq(ctr.catchup_dropped, 1, "dropped %llu times",
+                 (unsigned long long)ctr.catchup_dropped);
+    cr_assert_str_eq(info(0).state, "remember");
+    tx(0, 6);
+    advance(100);
+    cr_assert_eq(W.accepted, 6, "the primary waited for the dropped partner");
+    W.drop_acks = false;
+    advance(3000);
+    bkd_part_info_t p0 = info(0), p1 = info(1);
+    cr_assert_str_eq(p0.state, "pri_act", "%s (%s)", p0.state, p0.reason);
+    cr_assert_str_eq(p1.state, "sec_act", "%s (%s)", p1.state, p1.reason);
+    cr_assert_eq(p1.applied_n, 6);
+}
+
+/* A secondary whose server computes another result diverges (digest mismatch): it goes OUT,
+ * the primary shrinks it out and commits alone - and does not take it back while its database
+ * differs (it did so every heartbeat once: found by scenario 7). */
+Test(bkd_role, a_diverged_secondary_stays_out)
+{
+    up_and_running();
+    W.be[1].diverge_at = 2;
+    for (uint64_t k = 1; k <= 3; k++)
+        tx(0, k);
+    advance(FAILT + 1000);
+    bkd_part_info_t p0 = info(0), p1 = info(1);
+    cr_assert_str_eq(p1.state, "shd_out", "%s (%s)", p1.state, p1.reason);
+    cr_assert_str_eq(p0.state, "remember", "%s (%s)", p0.state, p0.reason);
+    uint64_t e = p0.epoch;
+    tx(0, 4);
+    advance(3000);
+    p0 = info(0);
+    cr_assert_str_eq(p0.state, "remember", "the diverged member was taken back: %s", p0.state);
+    cr_assert_eq(p0.epoch, e, "epoch %llu -> %llu: the register churns", (unsigned long long)e,
+                 (unsigned long long)p0.epoch);
+    cr_assert_eq(W.accepted, 4);
+    cr_assert_eq(W.be[1].db[2], 0, "the diverged execution was committed on the member");
 }
 
 /* A member that learns a newer epoch persists it as the highest epoch seen, before any record

@@ -258,6 +258,30 @@ Test(rtr_server, uncertain_already_applied)
     cr_assert(env->server_vote->already_applied);
 }
 
+/* A backend restarted within the failure timeout (a new incarnation before librtr noticed any
+ * silence): the channel is announced to it again on the same connection, and what it held is
+ * rolled back (the backend replays it). */
+Test(rtr_server, a_restarted_backend_gets_the_channel_again)
+{
+    rtr_channel_t ch = tstp_open_server(&P, 0, 0, 499);
+    uint8_t tidb[16];
+    uint32_t body = 5;
+    char buf[64];
+    rtr_msgsb_t sb;
+    rtr_status_data_t sd;
+
+    tstp_tid(9, tidb);
+    tstp_deliver(&P, tidb, ch, RTR__DELIVER_KIND__DELIVER_MSG1, 0, &body, 4, false);
+    cr_assert_eq(tstp_recv(ch, buf, sizeof buf, &sb), RTR_STS_OK);
+    cr_assert_eq(sb.msgtype, rtr_mt_msg1);
+    P.backend_restarts = 1;
+    tstp_channel_status(&P, P.backend, ch, RTR_STS_OK, "P1", false); /* any frame of it */
+    Rtr__Envelope *env = expect_backend(RTR__ENVELOPE__BODY_CHANNEL_OPEN);
+    cr_assert_eq(env->channel_open->channel, ch);
+    cr_assert_eq(tstp_recv(ch, &sd, sizeof sd, &sb), RTR_STS_OK);
+    cr_assert_eq(sb.msgtype, rtr_mt_rejected);
+}
+
 Test(rtr_server, deliver_gap_is_nacked)
 {
     rtr_channel_t ch = tstp_open_server(&P, 0, 0, 499);

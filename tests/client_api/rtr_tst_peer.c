@@ -131,7 +131,7 @@ tstp_send(tstp_t *p, void *sock, Rtr__Envelope *env)
     bool r = sock == p->router;
     Rtr__Envelope__BodyCase bc = env->body_case;
     Rtr__Heartbeat *body = env->heartbeat; /* wire_envelope_init resets the body */
-    wire_envelope_init(env, r ? "r1" : "be1", 0, TSTP_INC,
+    wire_envelope_init(env, r ? "r1" : "be1", 0, TSTP_INC + (r ? 0 : p->backend_restarts),
                        r ? RTR__ROLE__ROLE_ROUTER : RTR__ROLE__ROLE_BACKEND);
     env->body_case = bc;
     env->heartbeat = body;

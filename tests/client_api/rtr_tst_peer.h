@@ -28,7 +28,8 @@ typedef struct {
     wire_zmq_id_t client_id; /* learned from the client's first frame */
     wire_zmq_id_t server_id;
     uint64_t client_inc;
-    Rtr__Envelope *last; /* the last envelope returned by tstp_expect (freed by the next) */
+    uint64_t backend_restarts; /* added to the fake backend's incarnation (a restart) */
+    Rtr__Envelope *last;       /* the last envelope returned by tstp_expect (freed by the next) */
 } tstp_t;
 
 /* tstp_start - bind both sockets, write the facility file (heartbeat and failure timeout in
