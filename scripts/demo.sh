@@ -1,55 +1,70 @@
 #!/usr/bin/env bash
-# demo.sh BUILD_DIR - the RTR demo (`make demo`): a bank on a local facility survives the death
-# of one of its servers, and not one cent is lost or moved twice.
+# demo.sh BUILD_DIR - the RTR demo (`make demo`): a bank on a shadow pair survives the death of
+# its primary backend under load; the old primary comes back, catches up, and both copies of
+# the bank end identical, with not one cent lost or moved twice.
 #
-#   1. The facility file: docs/facility.conf (one router, two backends, two partitions), copied
-#      into a temporary directory with its journals and ipc sockets moved there (and its tcp
-#      ports moved up if another facility already uses them).
-#   2. `rtrcli start facility` starts rtr-router and two rtr-backends; `rtrcli show facility`
-#      and `show partition` look at them.
-#   3. Two bank_servers, one per partition, each with its own Berkeley DB database.
-#   4. bank_client runs 3,000 random transfers from 8 client channels, with a live progress
-#      line. After a third of them the server of ACCT_LOW is killed with SIGKILL and a new one is
-#      started on the same database; the backend notices the loss (failure_timeout_ms) and
-#      replays the transaction the dead server held to the new one.
-#   5. When the workload has ended and the backends have settled (`rtrcli show transaction`
-#      shows nothing in flight), bank_verify checks the money is conserved and every accepted
-#      transfer was applied exactly once, rejected ones never.
-#   6. A glance at be1's journal (`rtrcli dump journal`), then SIGTERM to the bank servers and
-#      `rtrcli stop facility`; a summary.
+#   1. The facility file: docs/facility-shadow.conf (three routers holding the facility
+#      register, backends be1 and be2, one partition ACCT served by the pair), copied into a
+#      temporary directory with its journals, router state and ipc sockets moved there (and its
+#      tcp ports moved up if another facility already uses them).
+#   2. `rtrcli start facility --bootstrap` starts the routers and both backends and writes the
+#      first register value; be1 becomes the primary (pri_act), be2 its secondary (sec_act).
+#   3. A bank_server on each backend, each with its own Berkeley DB database: the secondary
+#      executes every committed transfer too, in the primary's order.
+#   4. bank_client runs 4,000 random transfers from 8 client channels, with a live progress
+#      line. After a quarter of them the primary backend be1 is killed with SIGKILL: be2 is
+#      promoted by the register (a new epoch) and commits alone (REMEMBER). A quarter later be1
+#      is started again: it rejoins as the member, is streamed what it missed, executes it,
+#      and the pair is back to ACTIVE/SECONDARY; the progress line shows the catch-up (lag,
+#      rate, eta, from `rtrcli show partition`).
+#   5. When the workload has ended and both members applied everything: `bank_dump` of the two
+#      databases must be identical, and bank_verify checks each (money conserved, every
+#      accepted transfer applied exactly once, no rejected one).
+#   6. The shadow counters, then SIGTERM to the bank servers and `rtrcli stop facility`; a
+#      summary.
 #
 # Every process it starts is stopped by its pid, also on failure or Ctrl-C (an EXIT trap); the
 # temporary directory is removed (DEMO_KEEP=1 keeps it). On a failure it prints the tail of
-# every log and exits 1. Takes about 15 s once built (a minute on a heavily loaded machine).
-# DEMO_TRANSFERS and DEMO_CHANNELS change the workload.
+# every log and exits 1. About a minute once built on 2 CPUs. DEMO_TRANSFERS and DEMO_CHANNELS
+# change the workload.
 set -uo pipefail
 
 BUILD=${1:?usage: demo.sh BUILD_DIR}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 RTRCLI="$BUILD/tools/rtrcli"
+BACKEND="$BUILD/backend/rtr-backend"
 SERVER="$BUILD/examples/bank_server"
 CLIENT="$BUILD/examples/bank_client"
 VERIFY="$BUILD/examples/bank_verify"
-for tool in "$RTRCLI" "$SERVER" "$CLIENT" "$VERIFY" "$BUILD/router/rtr-router" \
-    "$BUILD/backend/rtr-backend"; do
+DUMP="$BUILD/tests/integration/bank_dump"
+for tool in "$RTRCLI" "$SERVER" "$CLIENT" "$VERIFY" "$BUILD/router/rtr-router" "$BACKEND"; do
     if [ ! -x "$tool" ]; then
         echo "demo: $tool is missing: build first (make build)" >&2
         exit 1
     fi
 done
+if [ ! -x "$DUMP" ]; then
+    echo "demo: $DUMP is missing: it is built with the tests (cmake -DRTR_TESTS=ON, the default)" >&2
+    exit 1
+fi
+command -v python3 >/dev/null || {
+    echo "demo: needs python3 (to read rtrcli --json)" >&2
+    exit 1
+}
 
-TRANSFERS=${DEMO_TRANSFERS:-3000}
+TRANSFERS=${DEMO_TRANSFERS:-4000}
 CHANNELS=${DEMO_CHANNELS:-8}
-KILL_AT=$((TRANSFERS / 3))
-ACCOUNTS=100      # per partition
-INITIAL=100000    # cents per account
+KILL_AT=$((TRANSFERS / 4))    # transfers logged when the primary is killed
+RESTART_AFTER=$((TRANSFERS / 4)) # transfers logged after the takeover when it is restarted
+ACCOUNTS=100
+INITIAL=100000 # cents per account
 T_START=$EPOCHREALTIME
 
 WORK=$(mktemp -d /tmp/rtr-demo-XXXXXX) || exit 1 # short: ipc paths live in it
 CONF="$WORK/facility.conf"
 RUN="$WORK/run"
 LOG="$WORK/transfers.log"
-S1="" S2="" S3="" CPID="" UP=""
+S1="" S2="" CPID="" UP="" BE1_NEW=""
 TTY=""
 [ -t 1 ] && TTY=1
 LINE="" # a progress line is drawn (a tty line without its newline yet)
@@ -57,14 +72,16 @@ LINE="" # a progress line is drawn (a tty line without its newline yet)
 cleanup() {
     local p
     trap - INT TERM
-    for p in $CPID $S1 $S2 $S3; do
+    for p in $CPID $S1 $S2; do
         kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done
     if [ -n "$UP" ]; then
         # the daemons run in sessions of their own: stopped by the pids in their pid files
+        # (the restarted be1 included: its pid was written there)
         "$RTRCLI" stop facility "$CONF" --run "$RUN" --timeout 3000 >/dev/null 2>&1 ||
             echo "demo: rtrcli stop facility failed; pid files in $RUN" >&2
     fi
+    [ -z "$BE1_NEW" ] || kill -KILL "$BE1_NEW" 2>/dev/null
     if [ -n "${DEMO_KEEP:-}" ]; then
         echo "demo: kept $WORK"
     else
@@ -120,14 +137,40 @@ wait_until() {
 
 cli() { "$RTRCLI" "$@" --config "$CONF"; }
 
+# part NODE - partition ACCT as backend NODE reports it (`show partition --json`), as shell
+# assignments of P_<field> (P_state P_role P_epoch P_hardened P_applied P_partner_hardened
+# P_partner_applied P_serving P_single); status 1 (and P_state "down") when NODE does not answer.
+part() {
+    local out
+    out=$("$RTRCLI" --json show partition --config "$CONF" --node "$1" --timeout 1000 2>/dev/null |
+        python3 -c 'import json,sys
+d = json.load(sys.stdin)
+d = d[0] if isinstance(d, list) else d
+r = dict(zip(d["columns"], [x for x in d["rows"] if x[0] == "ACCT"][0]))
+v = lambda x: str(x).lower() if isinstance(x, bool) else str(x)
+print("P_state=%s P_role=%s P_epoch=%s P_hardened=%s P_applied=%s P_partner_hardened=%s "
+      "P_partner_applied=%s P_serving=%s P_single=%s" % tuple(v(r[k]) for k in (
+      "state", "role", "epoch", "hardened_csn", "applied_n", "partner_hardened",
+      "partner_applied", "serving", "single_copy_commits")))' 2>/dev/null)
+    if [ -z "$out" ]; then
+        P_state=down P_role=- P_epoch=0 P_hardened=0 P_applied=0 P_serving=false P_single=0
+        return 1
+    fi
+    eval "$out"
+}
+# pair_is PRIMARY MEMBER - PRIMARY is pri_act and MEMBER sec_act
+pair_is() {
+    part "$2" && [ "$P_state" = sec_act ] && part "$1" && [ "$P_state" = pri_act ]
+}
+
 # ---- 1. the facility file --------------------------------------------------------------------
 
-section "1/6  the facility: docs/facility.conf"
-sed -e "s#\"/tmp/rtr/#\"$WORK/journal/#" -e "s#ipc:///tmp/rtr-#ipc://$WORK/#" \
-    "$SRC/docs/facility.conf" >"$CONF" || die "cannot copy docs/facility.conf"
-if grep -E '^[^#]*(journal *=|ipc://)' "$CONF" | grep -qv "$WORK"; then
-    die "docs/facility.conf: the demo moves journals under /tmp/rtr/ and ipc:///tmp/rtr-* endpoints" \
-        "into its directory, and this file has others"
+section "1/6  the facility: docs/facility-shadow.conf"
+sed -e "s#\"/tmp/rtr-shadow/#\"$WORK/state/#" -e "s#ipc:///tmp/rtr-shadow-#ipc://$WORK/#" \
+    "$SRC/docs/facility-shadow.conf" >"$CONF" || die "cannot copy docs/facility-shadow.conf"
+if grep -E '^[^#]*(journal *=|state *=|ipc://)' "$CONF" | grep -qv "$WORK"; then
+    die "docs/facility-shadow.conf: the demo moves journals and router state under /tmp/rtr-shadow/" \
+        "and ipc:///tmp/rtr-shadow-* endpoints into its directory, and this file has others"
 fi
 # another facility (the README's tour, say) may hold the file's ports: move them up if so
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -140,14 +183,15 @@ for try in 0 1 2 3 4 5 6 7 8 9; do
         shift_by=$((try * 1000))
         break
     fi
-    [ "$try" -lt 9 ] || die "the ports of docs/facility.conf (and 9 shifts of them) are busy"
+    [ "$try" -lt 9 ] || die "the ports of docs/facility-shadow.conf (and 9 shifts of them) are busy"
 done
 if [ "$shift_by" -ne 0 ]; then
     for p in $PORTS; do
         sed -i "s#127\.0\.0\.1:$p\"#127.0.0.1:$((p + shift_by))\"#" "$CONF"
     done
 fi
-echo "A copy of docs/facility.conf in $WORK, its journals and ipc sockets moved there"
+echo "A copy of docs/facility-shadow.conf in $WORK, its journals, router state and ipc sockets"
+echo "moved there"
 [ "$shift_by" -ne 0 ] && echo "(and its tcp ports up by $shift_by: another process holds them)"
 echo
 sed -e 's/ *#.*//' -e '/^ *$/d' "$CONF" | indent
@@ -156,51 +200,51 @@ echo
 
 # ---- 2. start it -----------------------------------------------------------------------------
 
-section "2/6  rtrcli start facility: one router, two backends"
+section "2/6  rtrcli start facility --bootstrap: three routers, the pair be1/be2"
+echo "The routers hold the facility register (who is primary, in which epoch); a change needs a"
+echo "majority of them. --bootstrap writes its first value from the file's hint: be1 primary."
+echo
 UP=1
-"$RTRCLI" start facility "$CONF" --run "$RUN" >"$WORK/start.out" 2>&1
+"$RTRCLI" start facility "$CONF" --run "$RUN" --bootstrap --timeout 20000 >"$WORK/start.out" 2>&1
 rc=$?
 indent <"$WORK/start.out"
 [ "$rc" -eq 0 ] || die "rtrcli start facility exit $rc"
-both_connected() { [ "$(cli show facility 2>/dev/null | grep -c ' connected ')" -eq 2 ]; }
-wait_until 10 "the router sees both backends" both_connected
+wait_until 20 "be1 pri_act and be2 sec_act" pair_is be1 be2
+E0=$P_epoch
 echo
-say "rtrcli show facility"
-cli show facility | indent
-say "rtrcli show partition"
+say "rtrcli show partition (each backend's view of ACCT)"
 cli show partition | indent
 
 # ---- 3. the bank servers ---------------------------------------------------------------------
 
-section "3/6  two bank servers, one per partition, each with its own Berkeley DB database"
+section "3/6  a bank server on each backend, each with its own Berkeley DB database"
 export RTR_CONFIG="$CONF"
-start_server() { # OUT DB PARTITION NODE -> pid in $!
-    "$SERVER" --db "$WORK/$2" --partition "$3" --node "$4" --accounts "$ACCOUNTS" \
+start_server() { # OUT DB NODE -> pid in $!
+    "$SERVER" --db "$WORK/$2" --partition ACCT --node "$3" --accounts "$ACCOUNTS" \
         --initial "$INITIAL" --quiet >>"$WORK/$1.out" 2>&1 &
 }
 serving() { grep -q '^serving accounts' "$WORK/$1.out" 2>/dev/null; }
-start_server bank1 bank1 ACCT_LOW be1
+start_server bank1 bank1 be1
 S1=$!
-start_server bank2 bank2 ACCT_HIGH be2
+start_server bank2 bank2 be2
 S2=$!
 wait_until 20 "bank_server 1 opens its channel" serving bank1
 wait_until 20 "bank_server 2 opens its channel" serving bank2
-echo "bank_server 1 (pid $S1):"
+echo "bank_server 1 (pid $S1) on be1, the primary:"
 indent <"$WORK/bank1.out"
-echo "bank_server 2 (pid $S2):"
+echo "bank_server 2 (pid $S2) on be2, the secondary: it executes every committed transfer too,"
+echo "in the primary's order, its replies suppressed and compared (digest) with the primary's"
 indent <"$WORK/bank2.out"
 echo
 say "rtrcli show server"
-cli show server >"$WORK/servers.txt" 2>&1 || die "show server: $(cat "$WORK/servers.txt")"
-indent <"$WORK/servers.txt"
-OLD_ID=$(awk '$1 == "be1" && $2 ~ /^s-/ { print $2 }' "$WORK/servers.txt")
-[ -n "$OLD_ID" ] || die "be1 lists no server"
+cli show server | indent
 
-# ---- 4. the workload, and a server killed in the middle --------------------------------------
+# ---- 4. the workload, the primary killed, its return ------------------------------------------
 
-section "4/6  $TRANSFERS transfers from $CHANNELS channels; a bank server killed with SIGKILL at $KILL_AT"
-echo "Each transfer moves money between two accounts of one partition; 5% of them ask for more"
-echo "than the account holds and the bank rejects them."
+section "4/6  $TRANSFERS transfers from $CHANNELS channels; the primary be1 killed with SIGKILL at $KILL_AT"
+echo "Each transfer moves money between two accounts; 5% of them ask for more than the account"
+echo "holds and the bank rejects them. A transfer is accepted only once both journals (be1's"
+echo "and be2's) hold it."
 echo
 : >"$LOG"
 T_WORK=$(now)
@@ -208,90 +252,123 @@ T_WORK=$(now)
     --quiet >"$WORK/client.out" 2>&1 &
 CPID=$!
 
-# progress - the live progress line, from the client's log of outcomes (redrawn in place on a
-# terminal, one line a second otherwise)
+done_count() { awk 'NF >= 7 { n++ } END { print n + 0 }' "$LOG"; }
+PAIR="" # the pair's part of the progress line
+# progress - the live progress line: the client's log of outcomes, then the pair (redrawn in
+# place on a terminal, one line a second otherwise)
 progress() {
     local fig
     fig=$(awk -v t0="$T_WORK" -v t1="$EPOCHREALTIME" -v total="$TRANSFERS" '
         NF >= 7 { n++; if ($2 == "ACCEPTED") a++; else if ($2 == "REJECTED") r++ }
-        END { s = t1 - t0; printf "%5d/%d transfers  %5d accepted  %4d rejected  %5.0f tx/s  %5.1f s",
+        END { s = t1 - t0; printf "%5d/%d  %5d acc %4d rej  %4.0f tx/s %5.1f s",
               n, total, a, r, (s > 0 ? n / s : 0), s }' "$LOG")
     if [ -n "$TTY" ]; then
-        printf '\r   %s ' "$fig"
+        printf '\r   %s | %s\033[K' "$fig" "$PAIR"
         LINE=1
     else
-        printf '   %s\n' "$fig"
+        printf '   %s | %s\n' "$fig" "$PAIR"
     fi
 }
-done_count() { awk 'NF >= 7 { n++ } END { print n + 0 }' "$LOG"; }
-# lost_gone - be1 answers and no longer lists the killed server
-lost_gone() { cli show server >"$WORK/srv.txt" 2>&1 && ! grep -q -- "$OLD_ID" "$WORK/srv.txt"; }
 
-# noticed - be1 has dropped the killed server: say so, with what it replayed
-noticed() {
-    local n held held_state replayed
-    NOTICED=$(secs "$T_KILL")
-    cli show counters --node be1 >"$WORK/ctr.txt" 2>&1
-    n=$(awk -F': ' '$1 == "replays" { print $2 }' "$WORK/ctr.txt")
-    say "be1 noticed the loss after $NOTICED s (a server silent for failure_timeout_ms is lost):" \
-        "replays: ${n:-?}"
-    # what the dead server held at the kill (HELD: "TID STATE"), and rows that show a replay
-    # now (the replays column is the last one: the server column may be empty)
-    read -r held held_state <<<"$HELD"
-    cli show transaction --node be1 >"$WORK/tx.txt" 2>&1
-    replayed=$(awk 'p && $NF ~ /^[1-9][0-9]*$/ { printf "%s%s", sep, $1; sep = ", " }
-                    /^tid / { p = 1 }' "$WORK/tx.txt")
-    if [ "${n:-0}" -eq 0 ]; then
-        if [ -n "$held" ]; then
-            echo "   The dead server held $held, $held_state: already rejected, it stays so."
-        else
-            echo "   The dead server held no transaction: nothing to replay."
-        fi
-    else
-        case "$held_state" in
-        HARDENING | COMMITTED)
-            echo "   The dead server held $held, decided to commit but not known to be applied:"
-            echo "   delivered to the new server as rtr_mt_msg1_uncertain, which applies it only if"
-            echo "   its database does not already record the TID." ;;
-        QUEUED | ACTIVE)
-            echo "   The dead server held $held, not yet decided: delivered again to the new"
-            echo "   server as rtr_mt_msg1 (the dead server's open DB transaction died with it)." ;;
-        *)
-            echo "   A transaction delivered to the dead server went to the new one instead." ;;
-        esac
-        [ -z "$replayed" ] || echo "   (rtrcli show transaction --node be1: replayed $replayed)"
+# catchup_fig - the returning be1 against the primary be2, from show partition: its state,
+# the CSNs it applied of those be2 hardened, the lag (what its database lacks; in brackets
+# what its journal lacks), its rate (CSNs it applied per second over the last 8 polls) and the
+# eta (lag / (its rate - the primary's), when positive).
+CU_T=() CU_A=() CU_H=() ST1=""
+catchup_fig() {
+    local h2 h1 a1 n k rate eta lag
+    ST1=down
+    part be2 || {
+        PAIR="be2 does not answer"
+        return
+    }
+    h2=$P_hardened
+    if ! part be1; then
+        PAIR="be1 not answering yet (starting: journal recovery, register, handshake)"
+        return
     fi
-    cli show server | indent
-    phase=2
+    ST1=$P_state h1=$P_hardened a1=$P_applied
+    [ "$a1" -le "$h2" ] || h2=$a1 # be2 was read first: it may already be further
+    lag=$((h2 - a1))
+    CU_T+=("$EPOCHREALTIME") CU_A+=("$a1") CU_H+=("$h2")
+    n=${#CU_T[@]}
+    k=$((n > 8 ? n - 8 : 0))
+    read -r rate eta < <(awk -v t0="${CU_T[$k]}" -v t1="${CU_T[$((n - 1))]}" -v a0="${CU_A[$k]}" \
+        -v a1="$a1" -v h0="${CU_H[$k]}" -v h1="$h2" -v lag="$lag" 'BEGIN {
+            dt = t1 - t0; r = dt > 0 ? (a1 - a0) / dt : 0; p = dt > 0 ? (h1 - h0) / dt : 0
+            eta = (lag == 0) ? "0 s" : (r - p > 0) ? sprintf("%.0f s", lag / (r - p)) : "-"
+            printf "%.0f %s\n", r, eta }')
+    PAIR=$(printf 'be1 %s: applied %d of %d, lag %d (journal %d)  %d/s  eta %s' "$ST1" "$a1" "$h2" \
+        "$lag" "$((h2 > h1 ? h2 - h1 : 0))" "$rate" "$eta")
 }
 
-phase=0 # 0 before the kill, 1 waiting for be1 to notice, 2 after
-last_print=0 T_KILL="" NOTICED="" HELD=""
+phase=0 # 0 before the kill, 1 waiting for the takeover, 2 be2 alone, 3 catching up, 4 in sync
+last_print=0
+T_KILL="" T_TAKE="" T_RESTART="" T_SYNC="" TAKE_AT=0 E1="" KILLED_AT=""
+BE1=$(cat "$RUN/be1.pid")
+PAIR="be1 pri_act, be2 sec_act (epoch $E0)"
 while kill -0 "$CPID" 2>/dev/null; do
-    if [ "$phase" -eq 0 ] && [ "$(done_count)" -ge "$KILL_AT" ]; then
-        progress
-        kill -KILL "$S1"
-        T_KILL=$(now)
-        wait "$S1" 2>/dev/null
-        say "SIGKILL to bank_server 1 (pid $S1, server $OLD_ID on be1, partition ACCT_LOW)"
-        S1=""
-        # what be1 holds right now: the killed server's transaction, and the queued ones
-        cli show transaction --node be1 >"$WORK/tx.txt" 2>&1
-        HELD=$(awk -v id="$OLD_ID" '$0 ~ id && $3 != "DONE" { print $1, $3; exit }' "$WORK/tx.txt")
-        if awk '/^tid / { p = 1; next } p && NF > 3 && $3 != "DONE" { f = 1 } END { exit !f }' \
-            "$WORK/tx.txt"; then
-            echo "   be1's transactions in flight (rtrcli show transaction --node be1, DONE ones left out):"
-            awk '/^tid / || ($3 != "DONE" && NF > 3)' "$WORK/tx.txt" | head -n 12 | indent
-        else
-            echo "   be1 has no transaction in flight at this instant."
-        fi
-        echo "   be1 still believes the server is there; ACCT_LOW transfers wait in its queue."
-        start_server bank1b bank1 ACCT_LOW be1
-        S3=$!
-        say "a new bank_server on the same database (pid $S3); Berkeley DB recovery runs first"
-        phase=1
-    elif [ "$phase" -eq 1 ] && lost_gone; then
-        noticed
+    case $phase in
+    0)
+        if [ "$(done_count)" -ge "$KILL_AT" ]; then
+            progress
+            kill -KILL "$BE1"
+            T_KILL=$(now)
+            KILLED_AT=$(done_count)
+            say "SIGKILL to the primary backend be1 (pid $BE1) after $KILLED_AT transfers"
+            echo "   be2 stops hearing it; after failure_timeout_ms, and once the routers no longer"
+            echo "   grant be1 its lease, the register promotes be2 in a new epoch (a compare-and-set"
+            echo "   on a majority of the routers). Transfers wait meanwhile; none is lost."
+            PAIR="be1 down; waiting for the takeover"
+            phase=1
+        fi ;;
+    1)
+        if part be2 && [ "$P_role" = primary ] && [ "$P_serving" = true ] && [ "$P_epoch" -gt "$E0" ]; then
+            T_TAKE=$(now)
+            E1=$P_epoch
+            TAKE_AT=$(done_count)
+            say "failover: be2 is the primary in epoch $E1 (was $E0), state $P_state, $(secs "$T_KILL") s after the kill"
+            echo "   rtrcli show register --node r1 (the register's value for ACCT):"
+            cli show register --node r1 2>&1 | awk '/^partition / { p = 1 } p' | indent
+            PAIR="be2 primary, alone (remember)"
+            phase=2
+        fi ;;
+    2)
+        part be2 && PAIR="be2 primary, alone: $P_single single-copy commits"
+        if [ "$(done_count)" -ge $((TAKE_AT + RESTART_AFTER)) ]; then
+            # the same command line as `rtrcli start facility`; the pid file lets `rtrcli stop
+            # facility` stop it at the end
+            setsid "$BACKEND" --config "$CONF" --node be1 --log "$RUN/be1.log" </dev/null \
+                >>"$RUN/be1.log" 2>&1 &
+            BE1_NEW=$!
+            echo "$BE1_NEW" >"$RUN/be1.pid"
+            T_RESTART=$(now)
+            say "be1 started again (pid $BE1_NEW), $(done_count) transfers logged, be2 alone since $(secs "$T_TAKE") s"
+            echo "   It rejoins as the member: handshake (its journal cut back to the point both agree"
+            echo "   on), the records it missed streamed from be2's journal, executed by bank_server 1;"
+            echo "   the register adds it back (in_sync) once its journal holds them."
+            phase=3
+        fi ;;
+    3)
+        catchup_fig
+        if [ "$ST1" = sec_act ]; then
+            if part be2 && [ "$P_state" = pri_act ]; then
+                T_SYNC=$(now)
+                say "be1 back in sync: be2 pri_act, be1 sec_act, $(secs "$T_RESTART") s after its restart"
+                echo "   Its journal holds every CSN, so the register added it back to in_sync: every"
+                echo "   commit waits for its ack again. Its bank server still executes the backlog:"
+                phase=4
+            fi
+        fi ;;
+    4)
+        catchup_fig ;;
+    esac
+    # a bank server whose backend died may exit (its channel closed): start it again
+    if [ -n "$S1" ] && ! kill -0 "$S1" 2>/dev/null; then
+        wait "$S1"
+        say "bank_server 1 exited (status $?): started again on its database"
+        start_server bank1 bank1 be1
+        S1=$!
     fi
     t=${EPOCHREALTIME%.*}
     if [ -n "$TTY" ] || [ "$t" -gt "$last_print" ]; then
@@ -305,11 +382,7 @@ crc=$?
 CPID=""
 progress
 endline
-[ "$phase" -ge 1 ] || die "the workload ended before $KILL_AT transfers: no server was killed"
-if [ "$phase" -eq 1 ]; then
-    wait_until 10 "be1 notices the lost server" lost_gone
-    noticed
-fi
+[ "$phase" -ge 3 ] || die "the workload ended before be1 was restarted (phase $phase): more transfers? (DEMO_TRANSFERS)"
 echo
 indent <"$WORK/client.out"
 if [ "$crc" -ne 0 ]; then
@@ -321,78 +394,86 @@ if [ "$crc" -ne 0 ]; then
 fi
 T_WORK_END=$(now)
 
-# ---- 5. settle and verify --------------------------------------------------------------------
+# ---- 5. catch-up to the end, then compare and verify ---------------------------------------
 
-section "5/6  settle, then verify: money conserved, every transfer exactly once"
-# in_flight - the backends and the router still hold an undecided or unfinished transaction
-# (a transaction decided while its server died waits for the loss to be noticed, then for its
-# replay); `show transaction` lists the backends' recent DONE ones too
-in_flight() {
-    cli show transaction >"$WORK/tx.txt" 2>&1 || return 0
-    awk '/^tid / { state = ($3 == "state"); table = 1; next }
-         /^$/ { table = 0 }
-         table && $1 != "(none)" && (!state || $3 != "DONE") { busy = 1 }
-         END { exit !busy }' "$WORK/tx.txt"
+section "5/6  the pair back in step; both databases compared, then verified"
+# in_step - be2 (primary) applied everything it hardened, be1 is its in-sync member and
+# applied as far; draws the catch-up line meanwhile
+in_step() {
+    local h2 a2
+    catchup_fig
+    [ -n "$TTY" ] && {
+        printf '\r   %s\033[K' "$PAIR"
+        LINE=1
+    }
+    part be2 && [ "$P_state" = pri_act ] || return 1
+    h2=$P_hardened a2=$P_applied
+    part be1 && [ "$P_state" = sec_act ] && [ "$a2" -eq "$h2" ] && [ "$P_applied" -eq "$a2" ]
 }
-settled() { ! in_flight; }
-wait_until 30 "nothing in flight (rtrcli show transaction)" settled
-say "nothing in flight ($(secs "$T_WORK_END") s after the last outcome); rtrcli show counters:"
+wait_until 120 "be1 in sync and applied as far as be2" in_step
+endline
+[ -n "$T_SYNC" ] || T_SYNC=$(now)
+APPLIED=$P_applied
+say "be1 applied everything be2 applied (up to n = $APPLIED), $(secs "$T_WORK_END") s after the last outcome"
+cli show partition | indent
+echo
+say "bank_dump of both databases (sorted accounts and applied transfers)"
+"$DUMP" --db "$WORK/bank1" >"$WORK/dump1.txt" 2>"$WORK/dump1.err" || die "bank_dump bank1: $(cat "$WORK/dump1.err")"
+"$DUMP" --db "$WORK/bank2" >"$WORK/dump2.txt" 2>"$WORK/dump2.err" || die "bank_dump bank2: $(cat "$WORK/dump2.err")"
+cmp -s "$WORK/dump1.txt" "$WORK/dump2.txt" ||
+    die "the two databases differ: $(diff "$WORK/dump1.txt" "$WORK/dump2.txt" | head -20)"
+SUM=$(sha256sum <"$WORK/dump1.txt" | cut -c1-16)
+echo "   bank1 (be1) and bank2 (be2): identical, $(wc -l <"$WORK/dump1.txt") lines, sha256 $SUM..."
+for n in 1 2; do
+    echo
+    say "bank_verify --db bank$n --log transfers.log"
+    "$VERIFY" --db "$WORK/bank$n" --log "$LOG" >"$WORK/verify$n.out" 2>&1
+    vrc=$?
+    indent <"$WORK/verify$n.out"
+    [ "$vrc" -eq 0 ] || die "bank_verify bank$n exit $vrc"
+done
+
+# ---- 6. the counters, and stop ---------------------------------------------------------------
+
+section "6/6  the shadow counters, then stop everything"
 for n in be1 be2; do
     cli show counters --node "$n" >"$WORK/ctr-$n.txt" 2>&1 || die "show counters --node $n"
 done
-printf '   %-6s %s\n' "" "tx_committed  tx_aborted  replays  moved" 
+printf '   %-6s %s\n' "" "tx_committed  records_sent  records_recv  executed  hellos  single_copy  divergence"
 for n in be1 be2; do
-    awk -v n="$n" -F': ' '{ v[$1] = $2 } END { printf "   %-6s %12d  %10d  %7d  %5d\n", n,
-        v["tx_committed"], v["tx_aborted"], v["replays"], v["moved"] }' "$WORK/ctr-$n.txt"
+    awk -v n="$n" -F': ' '{ v[$1] = $2 } END { printf "   %-6s %12d  %12d  %12d  %8d  %6d  %11d  %10d\n", n,
+        v["tx_committed"], v["shadow_records_sent"], v["shadow_records_recv"], v["shadow_executed"],
+        v["shadow_hellos"], v["single_copy_commits"], v["shadow_divergence"] }' "$WORK/ctr-$n.txt"
 done
-REPLAYS=$(awk -F': ' '$1 == "replays" { print $2 }' "$WORK/ctr-be1.txt")
+echo "   (be1's counters start at its restart; be2 sent the records be1 missed and every new one)"
 echo
-say "bank_verify --db bank1 --db bank2 --log transfers.log"
-"$VERIFY" --db "$WORK/bank1" --db "$WORK/bank2" --log "$LOG" >"$WORK/verify.out" 2>&1
-vrc=$?
-indent <"$WORK/verify.out"
-[ "$vrc" -eq 0 ] || die "bank_verify exit $vrc"
-
-# ---- 6. the journal, and stop ----------------------------------------------------------------
-
-section "6/6  be1's journal, then stop everything"
-say "rtrcli dump journal $WORK/journal/be1 --limit 5 (read-only, while be1 runs)"
-"$RTRCLI" dump journal "$WORK/journal/be1" --limit 5 >"$WORK/dump.out" 2>&1 ||
-    die "rtrcli dump journal: $(cat "$WORK/dump.out")"
-indent <"$WORK/dump.out"
-echo
-say "SIGTERM to the bank servers (pids $S2 $S3)"
-kill -TERM "$S2" "$S3"
+say "SIGTERM to the bank servers (pids $S1 $S2)"
+kill -TERM "$S1" "$S2"
+wait "$S1"
+r1=$?
 wait "$S2"
 r2=$?
-wait "$S3"
-r3=$?
-S2="" S3=""
-if [ "$r2" -ne 0 ] || [ "$r3" -ne 0 ]; then
-    die "bank_server exit statuses $r2 $r3"
+S1="" S2=""
+if [ "$r1" -ne 0 ] || [ "$r2" -ne 0 ]; then
+    die "bank_server exit statuses $r1 $r2"
 fi
-echo "   bank_server 1 (new): $(grep '^stopping' "$WORK/bank1b.out")"
-echo "   bank_server 2:       $(grep '^stopping' "$WORK/bank2.out")"
 say "rtrcli stop facility"
 "$RTRCLI" stop facility "$CONF" --run "$RUN" >"$WORK/stop.out" 2>&1
 rc=$?
 indent <"$WORK/stop.out"
 [ "$rc" -eq 0 ] || die "rtrcli stop facility exit $rc"
-UP=""
+UP="" BE1_NEW=""
 
 # ---- summary ---------------------------------------------------------------------------------
 
-read -r ACC REJ NSF UNK < <(awk '{ c[$2]++ } $2 == "REJECTED" && $4 == 1 { nsf++ }
-    END { print c["ACCEPTED"] + 0, c["REJECTED"] + 0, nsf + 0, c["UNKNOWN"] + 0 }' "$LOG")
-REJ_TEXT="$REJ rejected ($NSF overdrafts)"
-[ "$NSF" -eq "$REJ" ] || REJ_TEXT="$REJ rejected ($NSF overdrafts, $((REJ - NSF)) for another reason)"
-SKIPPED=$(sed -n 's/^stopping: .*, \([0-9]*\) replays already applied.*/\1/p' "$WORK/bank1b.out")
-MONEY=$(awk '$1 == "money" { print $2 }' "$WORK/verify.out")
+read -r ACC REJ UNK < <(awk '{ c[$2]++ } END { print c["ACCEPTED"] + 0, c["REJECTED"] + 0, c["UNKNOWN"] + 0 }' "$LOG")
+MONEY=$(awk '$1 == "money" { print $2 }' "$WORK/verify1.out")
 section "summary"
 printf '  %-14s %s\n' \
-    "transfers" "$TRANSFERS from $CHANNELS channels in $(secs "$T_WORK" "$T_WORK_END") s: $ACC accepted, $REJ_TEXT, $UNK unknown" \
-    "server killed" "bank_server of ACCT_LOW, SIGKILL after $KILL_AT transfers; be1 noticed in $NOTICED s" \
-    "replays" "${REPLAYS:-0} (delivered again after their server died; ${SKIPPED:-0} of them found already applied and skipped)" \
-    "verify" "OK: money conserved ($MONEY cents), every accepted transfer applied exactly once, no rejected one" \
+    "transfers" "$TRANSFERS from $CHANNELS channels in $(secs "$T_WORK" "$T_WORK_END") s: $ACC accepted, $REJ rejected, $UNK unknown" \
+    "failover" "be1 (primary) killed after $KILLED_AT transfers; be2 primary in epoch $E1 after $(secs "$T_KILL" "$T_TAKE") s" \
+    "catch-up" "be1 restarted after $(secs "$T_KILL" "$T_RESTART") s; back in sync $(secs "$T_RESTART" "$T_SYNC") s later" \
+    "databases" "identical on be1 and be2 (bank_dump), every CSN up to n = $APPLIED applied on each" \
+    "verify" "OK on both: money conserved ($MONEY cents), every accepted transfer applied exactly once, no rejected one" \
     "elapsed" "$(secs "$T_START") s"
 echo "  Every process the demo started is stopped; $WORK is removed."

@@ -38,6 +38,12 @@
  * SIGTERM / SIGINT: an open DB transaction is aborted (it was not decided, or RTR replays it),
  * the channel closed, the database closed; exit 0.
  *
+ * Test builds only (BANK_TEST_FAULTS defined: the target bank_server_fault of
+ * tests/integration, never installed): --fault-diverge-nth N makes the Nth transfer this process
+ * applies credit one cent too much (and reply so), a deliberately non-deterministic server for
+ * the shadow pair's divergence test (docs/shadow-protocol.md §4.6, §9.2 scenario 7). The
+ * shipped bank_server has no such option.
+ *
  * The key range: --low/--high, or --partition NAME (the range of that partition in the
  * facility file: --config, else $RTR_CONFIG). --node sets RTR_NODE (the backend whose servers
  * endpoint librtr uses). At first start accounts low .. low + accounts - 1 (capped at high) are
@@ -84,6 +90,7 @@ typedef struct {
     bool quiet;
     bool nosync; /* --nosync: commits written to the OS, not flushed to the disk */
     uint64_t applied, replays, rejected, committed, aborted;
+    uint64_t fault_nth; /* BANK_TEST_FAULTS: the applied transfer that goes wrong; 0: none */
 } bank_server_t;
 
 /* Set by the signal handler and read by the receive loop: a handler can share nothing else. */
@@ -117,6 +124,12 @@ bank_usage(FILE *out)
             "  --nosync          commit without flushing the log to the disk: a commit survives\n"
             "                    the server's death (kill -9), not the machine's (tests)\n"
             "  --quiet           no line per transaction on stdout\n");
+#ifdef BANK_TEST_FAULTS
+    fprintf(out,
+            "\nTest build:\n"
+            "  --fault-diverge-nth N  the Nth transfer applied by this process credits one\n"
+            "                         cent too much (a server that diverges from its shadow)\n");
+#endif
 }
 
 /* bank_watch_registered - does the registry file hold w->slot? -1 if it cannot be read. The
@@ -308,6 +321,14 @@ bank_attempt(bank_server_t *s, const rtr_msgsb_t *sb, const void *buf)
         return 0;
     }
     a = (bank_applied_t){ t.from_account, t.to_account, t.amount, fb - t.amount, tb + t.amount };
+#ifdef BANK_TEST_FAULTS
+    if (s->fault_nth != 0 && s->applied + 1 == s->fault_nth) {
+        char hex[33];
+        a.to_balance++; /* the injected fault: a different result for this one transfer */
+        fprintf(stderr, BANK_PROG ": FAULT: transfer %s credits one cent too much\n",
+                bank_tid_hex(&sb->tid, hex));
+    }
+#endif
     if ((ret = bank_db_balance_put(&s->db, s->txn, t.from_account, a.from_balance)) != 0 ||
         (ret = bank_db_balance_put(&s->db, s->txn, t.to_account, a.to_balance)) != 0 ||
         (ret = bank_db_applied_put(&s->db, s->txn, &sb->tid, &a)) != 0)
@@ -459,8 +480,9 @@ bank_loop(bank_server_t *s)
 static int
 bank_args(int argc, char **argv, const char **dir, const char **part, const char **config,
           long long *low, long long *high, long long *accounts, long long *initial, bool *quiet,
-          bool *nosync)
+          bool *nosync, uint64_t *fault_nth)
 {
+    (void)fault_nth; /* set only by the test build's fault options */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
@@ -491,6 +513,17 @@ bank_args(int argc, char **argv, const char **dir, const char **part, const char
                 return -1;
             }
             *(a[2] == 'l' ? low : a[2] == 'h' ? high : a[2] == 'a' ? accounts : initial) = n;
+#ifdef BANK_TEST_FAULTS
+        } else if (strcmp(a, "--fault-diverge-nth") == 0) {
+            unsigned long long n;
+            errno = 0;
+            n = strtoull(v, &end, 10);
+            if (*v < '1' || *v > '9' || *end != '\0' || errno == ERANGE) {
+                fprintf(stderr, BANK_PROG ": %s: '%s' is not a number from 1\n", a, v);
+                return -1;
+            }
+            *fault_nth = n;
+#endif
         } else {
             fprintf(stderr, BANK_PROG ": unknown option '%s'\n", a);
             return -1;
@@ -539,7 +572,7 @@ main(int argc, char **argv)
     int rc = 1, r;
 
     r = bank_args(argc, argv, &dir, &part, &config, &low, &high, &accounts, &initial, &s.quiet,
-                  &s.nosync);
+                  &s.nosync, &s.fault_nth);
     if (r != 0 || dir == NULL) {
         if (r == 0)
             fprintf(stderr, BANK_PROG ": --db DIR is required\n");

@@ -11,11 +11,19 @@ P=$$
 BASE=$((15000 + (P % 300) * 10)) # below the ephemeral ports (32768-60999)
 SRV_PIDS=() # pid of each bank server slot (index = slot), "" when not running
 SRV_ARGS=() # the arguments of each slot, to restart it
+SRV_BIN=()  # the program of a slot when not $SERVER (a test build's bank_server_fault)
 SRV_RESTARTS=0
 CPID=""
 EXTRA_PIDS=""
 T=""
 SEED=${BANK_SEED:-$((P % 100000 + 1))} # the client's random seed (BANK_SEED=S to replay a run)
+
+# python3 - the interpreter behind `python3`, resolved once: a version manager's shim (pyenv)
+# costs about 2 s per call on a loaded machine, and the waits below call it in their loops.
+RTR_PYTHON=$(command python3 -c 'import sys; print(sys.executable)' 2>/dev/null)
+python3() {
+    if [ -n "$RTR_PYTHON" ]; then "$RTR_PYTHON" "$@"; else command python3 "$@"; fi
+}
 
 bank_cleanup() {
     local p
@@ -122,13 +130,16 @@ CONF
     ok
 }
 
-# srv_start SLOT DB PARTITION NODE - start bank server SLOT (appending to $T/sSLOT.out/.err)
-# on database DIR $T/DB; records its pid and arguments.
+# srv_start SLOT DB PARTITION NODE [OPTION...] - start bank server SLOT (appending to
+# $T/sSLOT.out/.err) on database DIR $T/DB, with the extra OPTIONs (no spaces in them); the
+# program is ${SRV_BIN[SLOT]} if set, else $SERVER. Records its pid and arguments.
 srv_start() {
-    SRV_ARGS[$1]="$2 $3 $4"
-    "$SERVER" --db "$T/$2" --partition "$3" --node "$4" --accounts 100 --initial 100000 --nosync --quiet \
-        >>"$T/s$1.out" 2>>"$T/s$1.err" &
-    SRV_PIDS[$1]=$!
+    local slot=$1 db=$2 part=$3 node=$4
+    shift 4
+    SRV_ARGS[$slot]="$db $part $node $*"
+    "${SRV_BIN[$slot]:-$SERVER}" --db "$T/$db" --partition "$part" --node "$node" --accounts 100 \
+        --initial 100000 --nosync --quiet "$@" >>"$T/s$slot.out" 2>>"$T/s$slot.err" &
+    SRV_PIDS[$slot]=$!
 }
 
 # srv_restart SLOT - start SLOT again with the same arguments.
