@@ -131,6 +131,7 @@ typedef struct {
     uint64_t bf_next, bf_end; /* backfill from the journal: next n to read .. last (none when
                                * bf_next > bf_end) */
     bool bf_reading;
+    uint64_t unsent_from; /* no record below this n is unsent (flush starts there) */
     /* catch-up progress (show partition): the ack and the last CSN, sampled as acks move */
     uint64_t prog_ms[BKD_PROG_SAMPLES], prog_acked[BKD_PROG_SAMPLES], prog_last[BKD_PROG_SAMPLES];
     unsigned prog_n, prog_i;

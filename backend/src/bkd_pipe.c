@@ -115,6 +115,8 @@ bkd_pipe_add(bkd_core_t *c, uint32_t part, uint64_t n, uint8_t *buf, size_t len)
         q->unacked_since_ms = c->now_ms; /* the lag clock: only an ack moves it */
     }
     *bkd_out_at(q, q->count) = (bkd_out_t){ n, buf, len, false };
+    if (n < q->unsent_from)
+        q->unsent_from = n;
     q->count++;
     q->out_bytes += len;
     /* an absent partner: keep at most the window in memory; the rest is in the journal and is
@@ -319,6 +321,7 @@ bkd_pipe_restart(bkd_core_t *c, uint32_t part, uint64_t n)
     q->acked = n;
     for (size_t i = 0; i < q->count; i++)
         bkd_out_at(q, i)->sent = false;
+    q->unsent_from = 0;
     q->sent_applied = q->sent_hardened = 0;
     q->last_progress_ms = c->now_ms;
 }
@@ -353,6 +356,8 @@ bkd_pipe_resend_from(bkd_core_t *c, bkd_pipe_t *q, uint64_t n)
             c->ctr.shadow_resent++;
         }
     }
+    if (n < q->unsent_from)
+        q->unsent_from = n;
 }
 
 rtr_status_t
@@ -614,7 +619,17 @@ bkd_pipe_flush(bkd_core_t *c, uint32_t part)
         }
         return;
     }
-    for (size_t i = 0; i < q->count; i++) {
+    /* the window holds consecutive CSNs: start at the first that may be unsent (a scan of the
+     * whole window every poll round cost O(window) while a partner caught up) */
+    size_t i0 = 0;
+    if (q->count > 0 && q->unsent_from > bkd_out_at(q, 0)->n) {
+        uint64_t k = q->unsent_from - bkd_out_at(q, 0)->n;
+        i0 = k < q->count ? (size_t)k : q->count;
+        if (i0 < q->count && bkd_out_at(q, i0)->n != q->unsent_from)
+            i0 = 0; /* not consecutive after all: scan */
+    }
+    q->unsent_from = UINT64_MAX;
+    for (size_t i = i0; i < q->count; i++) {
         bkd_out_t *o = bkd_out_at(q, i);
         if (o->sent)
             continue;
