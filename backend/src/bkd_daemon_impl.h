@@ -94,6 +94,7 @@ typedef struct {
     uint64_t core_deadline_ms; /* earliest ARM_TIMER, UINT64_MAX if none */
     uint64_t next_hb_ms;
     uint64_t last_tick_ms;
+    uint64_t polled_ms; /* the loop last read its sockets (silence is judged only after) */
     uint64_t hb_seq;
     uint64_t admin_requests;
     int sigfd;

@@ -327,6 +327,7 @@ bkd_loop(bkd_backend_t *b)
             b->stop = true;
             break;
         }
+        b->polled_ms = cmn_now_mono_ns() / 1000000u;
         if (rc <= 0)
             continue;
         if (it[2].revents & ZMQ_POLLIN)

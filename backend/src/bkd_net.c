@@ -721,12 +721,20 @@ bkd_net_shadow_in(bkd_backend_t *b)
     }
 }
 
+/* bkd_listening - did the loop read its sockets within the last heartbeat interval? */
+static bool
+bkd_listening(const bkd_backend_t *b, uint64_t now_ms)
+{
+    return b->polled_ms == 0 || now_ms <= b->polled_ms + (uint64_t)b->fac->settings.heartbeat_ms;
+}
+
 /* bkd_shadow_heartbeat - a Heartbeat to every partner on its DEALER; loses partners silent for
  * failure_timeout_ms. */
 static void
 bkd_shadow_heartbeat(bkd_backend_t *b, const Rtr__Heartbeat *hb, uint64_t now_ms)
 {
-    uint64_t timeout = (uint64_t)b->fac->settings.failure_timeout_ms;
+    uint64_t timeout =
+        bkd_listening(b, now_ms) ? (uint64_t)b->fac->settings.failure_timeout_ms : UINT64_MAX / 2;
 
     for (size_t i = 0; i < b->npartners; i++) {
         bkd_plink_t *l = &b->partners[i];
@@ -753,6 +761,11 @@ bkd_net_heartbeat(bkd_backend_t *b, uint64_t now_ms)
     size_t n = 0;
     uint64_t timeout = (uint64_t)b->fac->settings.failure_timeout_ms;
     size_t i = 0;
+    /* a loop that was busy (a long batch) has not read what its peers sent meanwhile: their
+     * silence is judged only once it has listened again (else a catch-up's first batches made
+     * the routers and servers look lost) */
+    if (!bkd_listening(b, now_ms))
+        timeout = UINT64_MAX / 2;
 
     RTR_ASSERT(names != NULL && epochs != NULL);
     /* only the partitions it serves now: a member, or a shadowed primary before it took its

@@ -253,9 +253,20 @@ bkd_shd_append(bkd_core_t *c, uint32_t part, const Rtr__JournalRecord *r)
     RTR_ASSERT(wire_encode(&r->base, 0, &buf, &len) == RTR_STS_OK);
     RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
                            (ProtobufCMessage **)&a.rec) == RTR_STS_OK);
+    /* The member's journal says what happened HERE: a record read back from the primary's
+     * journal may already be DONE there, but it is VOTED here until this member's server has
+     * executed it (journaled DONE, a crash before the execution skipped it on restart: found by
+     * the seeded schedules). A MOVED or ABORTed one is skipped (marked when its turn comes). */
+    a.rec->state = RTR__TX_STATE__TX_VOTED;
+    a.rec->has_moved_to = false;
+    a.rec->moved_to = 0;
     bkd_srec_t *sr = bkd_shd_ring_push(s);
     sr->n = r->n;
     sr->state = RTR__TX_STATE__TX_VOTED;
+    if (r->state == RTR__TX_STATE__TX_MOVED || r->state == RTR__TX_STATE__TX_ABORT) {
+        sr->state = r->state;
+        sr->moved_to = r->has_moved_to ? r->moved_to : 0;
+    }
     RTR_ASSERT(wire_decode(&rtr__journal_record__descriptor, buf, len, 0, NULL,
                            (ProtobufCMessage **)&sr->rec) == RTR_STS_OK);
     free(buf);

@@ -77,9 +77,9 @@ typedef struct {
      * backend's restarts: it is the server's) */
     uint8_t db[4096];
     bool chan_uncertain[8];
-    bool chan_applied[8];
-    bool hold_outcomes;  /* the server drops ServerOutcomes (its link is about to break) */
-    uint64_t diverge_at; /* the server replies otherwise to this TID counter (0: never) */
+    bool vote_applied[4096]; /* by TID counter: its last vote said "already applied" */
+    bool hold_outcomes;      /* the server drops ServerOutcomes (its link is about to break) */
+    uint64_t diverge_at;     /* the server replies otherwise to this TID counter (0: never) */
 } be_t;
 
 static struct {
@@ -159,6 +159,12 @@ server(int b, const Rtr__Envelope *env)
         const Rtr__Deliver *d = env->deliver;
         Rtr__ServerReply r = RTR__SERVER_REPLY__INIT;
         W.be[b].delivered++;
+        if (getenv("RTR_PAIR_TRACE_TID")) {
+            cmn_tid_t t;
+            cmn_tid_unpack(d->tid.data, &t);
+            if (t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
+                fprintf(stderr, "TRACE t=%llu be%d deliver ch=%u kind=%d hold=%d\n", (unsigned long long)W.now, b + 1, d->channel, (int)d->kind, W.be[b].hold_outcomes);
+        }
         if (d->channel >= 1 && d->channel <= 8) {
             for (uint32_t k = 0; k < 8; k++) /* a replay moves a TID to another channel */
                 if (memcmp(W.be[b].chan_tid[k], d->tid.data, 16) == 0)
@@ -166,7 +172,6 @@ server(int b, const Rtr__Envelope *env)
             memcpy(W.be[b].chan_tid[d->channel - 1], d->tid.data, 16);
             W.be[b].chan_uncertain[d->channel - 1] =
                 d->kind == RTR__DELIVER_KIND__DELIVER_MSG1_UNCERTAIN;
-            W.be[b].chan_applied[d->channel - 1] = false;
         }
         r.tid = d->tid;
         r.channel = d->channel;
@@ -195,7 +200,8 @@ server(int b, const Rtr__Envelope *env)
             cmn_tid_unpack(v.tid.data, &t);
             bool applied = W.be[b].chan_uncertain[v.channel - 1] && t.counter < 4096 &&
                            W.be[b].db[t.counter] > 0;
-            W.be[b].chan_applied[v.channel - 1] = applied;
+            if (t.counter < 4096)
+                W.be[b].vote_applied[t.counter] = applied;
             v.has_already_applied = applied;
             v.already_applied = applied;
         }
@@ -209,13 +215,20 @@ server(int b, const Rtr__Envelope *env)
         if (W.be[b].hold_outcomes)
             break;
         W.be[b].done++;
-        if (env->server_outcome->accepted && env->server_outcome->channel >= 1 &&
-            env->server_outcome->channel <= 8 &&
-            !W.be[b].chan_applied[env->server_outcome->channel - 1]) {
+        if (env->server_outcome->accepted) {
+            /* the outcome of the TID's last execution here: committed unless its vote said
+             * "already applied" (keyed by TID: a replay may run on another channel) */
             cmn_tid_t t;
             cmn_tid_unpack(env->server_outcome->tid.data, &t);
-            if (t.counter < 4096 && W.be[b].db[t.counter] < 255)
+            if (t.counter < 4096 && !W.be[b].vote_applied[t.counter] && W.be[b].db[t.counter] < 255)
                 W.be[b].db[t.counter]++;
+            if (getenv("RTR_PAIR_TRACE_TID") && t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
+                fprintf(stderr, "TRACE t=%llu be%d outcome accepted applied_vote=%d db=%d\n", (unsigned long long)W.now, b + 1, W.be[b].vote_applied[t.counter], W.be[b].db[t.counter]);
+        } else if (getenv("RTR_PAIR_TRACE_TID")) {
+            cmn_tid_t t;
+            cmn_tid_unpack(env->server_outcome->tid.data, &t);
+            if (t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
+                fprintf(stderr, "TRACE t=%llu be%d outcome rejected\n", (unsigned long long)W.now, b + 1);
         }
         d.tid = env->server_outcome->tid;
         d.channel = env->server_outcome->channel;
@@ -300,6 +313,14 @@ be_drain(int b)
             break;
         }
         case BKD_ACT_JOURNAL_APPEND:
+            if (getenv("RTR_PAIR_TRACE_TID")) {
+                cmn_tid_t t;
+                cmn_tid_unpack(a.rec->tid.data, &t);
+                if (t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
+                    fprintf(stderr, "TRACE t=%llu be%d append n=%llu state=%d\n",
+                            (unsigned long long)W.now, b + 1, (unsigned long long)a.rec->n,
+                            (int)a.rec->state);
+            }
             cr_assert_lt(a.rec->n, JMAX);
             wire_free((ProtobufCMessage **)&W.be[b].jr[a.rec->n]);
             W.be[b].jr[a.rec->n] = a.rec;
@@ -308,6 +329,13 @@ be_drain(int b)
             W.be[b].last_ticket = a.ticket;
             break;
         case BKD_ACT_JOURNAL_SET_STATE:
+            if (getenv("RTR_PAIR_TRACE_TID") && W.be[b].jr[a.n] != NULL) {
+                cmn_tid_t t;
+                cmn_tid_unpack(W.be[b].jr[a.n]->tid.data, &t);
+                if (t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
+                    fprintf(stderr, "TRACE t=%llu be%d set_state n=%llu state=%d\n",
+                            (unsigned long long)W.now, b + 1, (unsigned long long)a.n, (int)a.state);
+            }
             if (a.n < JMAX && W.be[b].jr[a.n] != NULL) {
                 W.be[b].jr[a.n]->state = a.state;
                 W.be[b].jr[a.n]->has_moved_to = a.moved_to != 0;
@@ -1064,6 +1092,8 @@ Test(bkd_role_deny, a_deny_partition_stalls_then_refuses_new_work, .init = setup
 static void
 restart(int b)
 {
+    if (getenv("RTR_PAIR_TRACE_TID"))
+        fprintf(stderr, "TRACE t=%llu be%d restart\n", (unsigned long long)W.now, b + 1);
     bkd_core_free(&W.be[b].c);
     W.down[b] = false;
     W.paused[b] = false;
@@ -1311,6 +1341,8 @@ fz_run(uint64_t seed)
         }
         for (int b = 0; b < 2; b++)
             if (W.be[b].hold_outcomes && W.now >= reconnect_at[b] && !W.down[b] && !W.paused[b]) {
+                if (getenv("RTR_PAIR_TRACE_TID"))
+                    fprintf(stderr, "TRACE t=%llu be%d reconnect\n", (unsigned long long)W.now, b + 1);
                 W.be[b].hold_outcomes = false;
                 open_channels(b);
             }
