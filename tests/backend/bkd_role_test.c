@@ -125,6 +125,14 @@ enqueue(int from, int to, const ProtobufCMessage *env, uint8_t *frame, size_t fr
     W.q[W.nq++] = (fr_t){ from, to, buf, len };
 }
 
+/* traced - RTR_PAIR_TRACE_TID=COUNTER prints what happens to that TID (to read a failing seed). */
+static bool
+traced(uint64_t counter)
+{
+    const char *t = getenv("RTR_PAIR_TRACE_TID");
+    return t != NULL && strtoull(t, NULL, 10) == counter;
+}
+
 /* ---- server models ------------------------------------------------------------------------ */
 
 static uint32_t
@@ -159,11 +167,13 @@ server(int b, const Rtr__Envelope *env)
         const Rtr__Deliver *d = env->deliver;
         Rtr__ServerReply r = RTR__SERVER_REPLY__INIT;
         W.be[b].delivered++;
-        if (getenv("RTR_PAIR_TRACE_TID")) {
+        {
             cmn_tid_t t;
             cmn_tid_unpack(d->tid.data, &t);
-            if (t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
-                fprintf(stderr, "TRACE t=%llu be%d deliver ch=%u kind=%d hold=%d\n", (unsigned long long)W.now, b + 1, d->channel, (int)d->kind, W.be[b].hold_outcomes);
+            if (traced(t.counter))
+                fprintf(stderr, "TRACE t=%llu be%d deliver ch=%u kind=%d hold=%d\n",
+                        (unsigned long long)W.now, b + 1, d->channel, (int)d->kind,
+                        W.be[b].hold_outcomes);
         }
         if (d->channel >= 1 && d->channel <= 8) {
             for (uint32_t k = 0; k < 8; k++) /* a replay moves a TID to another channel */
@@ -222,13 +232,16 @@ server(int b, const Rtr__Envelope *env)
             cmn_tid_unpack(env->server_outcome->tid.data, &t);
             if (t.counter < 4096 && !W.be[b].vote_applied[t.counter] && W.be[b].db[t.counter] < 255)
                 W.be[b].db[t.counter]++;
-            if (getenv("RTR_PAIR_TRACE_TID") && t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
-                fprintf(stderr, "TRACE t=%llu be%d outcome accepted applied_vote=%d db=%d\n", (unsigned long long)W.now, b + 1, W.be[b].vote_applied[t.counter], W.be[b].db[t.counter]);
-        } else if (getenv("RTR_PAIR_TRACE_TID")) {
+            if (traced(t.counter))
+                fprintf(stderr, "TRACE t=%llu be%d outcome accepted applied_vote=%d db=%d\n",
+                        (unsigned long long)W.now, b + 1, W.be[b].vote_applied[t.counter],
+                        W.be[b].db[t.counter]);
+        } else {
             cmn_tid_t t;
             cmn_tid_unpack(env->server_outcome->tid.data, &t);
-            if (t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
-                fprintf(stderr, "TRACE t=%llu be%d outcome rejected\n", (unsigned long long)W.now, b + 1);
+            if (traced(t.counter))
+                fprintf(stderr, "TRACE t=%llu be%d outcome rejected\n", (unsigned long long)W.now,
+                        b + 1);
         }
         d.tid = env->server_outcome->tid;
         d.channel = env->server_outcome->channel;
@@ -312,15 +325,14 @@ be_drain(int b)
             k++;
             break;
         }
-        case BKD_ACT_JOURNAL_APPEND:
-            if (getenv("RTR_PAIR_TRACE_TID")) {
-                cmn_tid_t t;
-                cmn_tid_unpack(a.rec->tid.data, &t);
-                if (t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
-                    fprintf(stderr, "TRACE t=%llu be%d append n=%llu state=%d\n",
-                            (unsigned long long)W.now, b + 1, (unsigned long long)a.rec->n,
-                            (int)a.rec->state);
-            }
+        case BKD_ACT_JOURNAL_APPEND: {
+            cmn_tid_t t;
+            cmn_tid_unpack(a.rec->tid.data, &t);
+            if (traced(t.counter))
+                fprintf(stderr, "TRACE t=%llu be%d append n=%llu state=%d\n",
+                        (unsigned long long)W.now, b + 1, (unsigned long long)a.rec->n,
+                        (int)a.rec->state);
+        }
             cr_assert_lt(a.rec->n, JMAX);
             wire_free((ProtobufCMessage **)&W.be[b].jr[a.rec->n]);
             W.be[b].jr[a.rec->n] = a.rec;
@@ -329,12 +341,13 @@ be_drain(int b)
             W.be[b].last_ticket = a.ticket;
             break;
         case BKD_ACT_JOURNAL_SET_STATE:
-            if (getenv("RTR_PAIR_TRACE_TID") && W.be[b].jr[a.n] != NULL) {
+            if (a.n < JMAX && W.be[b].jr[a.n] != NULL) {
                 cmn_tid_t t;
                 cmn_tid_unpack(W.be[b].jr[a.n]->tid.data, &t);
-                if (t.counter == strtoull(getenv("RTR_PAIR_TRACE_TID"), NULL, 10))
+                if (traced(t.counter))
                     fprintf(stderr, "TRACE t=%llu be%d set_state n=%llu state=%d\n",
-                            (unsigned long long)W.now, b + 1, (unsigned long long)a.n, (int)a.state);
+                            (unsigned long long)W.now, b + 1, (unsigned long long)a.n,
+                            (int)a.state);
             }
             if (a.n < JMAX && W.be[b].jr[a.n] != NULL) {
                 W.be[b].jr[a.n]->state = a.state;
@@ -1342,7 +1355,8 @@ fz_run(uint64_t seed)
         for (int b = 0; b < 2; b++)
             if (W.be[b].hold_outcomes && W.now >= reconnect_at[b] && !W.down[b] && !W.paused[b]) {
                 if (getenv("RTR_PAIR_TRACE_TID"))
-                    fprintf(stderr, "TRACE t=%llu be%d reconnect\n", (unsigned long long)W.now, b + 1);
+                    fprintf(stderr, "TRACE t=%llu be%d reconnect\n", (unsigned long long)W.now,
+                            b + 1);
                 W.be[b].hold_outcomes = false;
                 open_channels(b);
             }
