@@ -336,6 +336,7 @@ cu_on_hello(bkd_core_t *c, uint32_t i, const Rtr__ShadowHello *h)
                                   p->meta != NULL ? p->meta->n_history : 0, last, h->history,
                                   h->n_history, h->contig_n);
     q->streaming = false;
+    bkd_pipe_recheck(c, i); /* no stream, no catcher's mitt */
     if (h->contig_n > k) {
         cu_send_truncate(c, i, RTR_STS_OK, k, 0, NULL);
         return RTR_STS_OK;

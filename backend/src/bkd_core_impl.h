@@ -132,6 +132,9 @@ typedef struct {
                                * bf_next > bf_end) */
     bool bf_reading;
     uint64_t unsent_from; /* no record below this n is unsent (flush starts there) */
+    uint64_t add_from;    /* an ADD is in flight (or may still commit): records from this n on
+                           * wait for the partner's ack, whatever the stream does meanwhile */
+    uint64_t add_epoch;   /* ... sent in this epoch: a value of a newer one ends it */
     /* catch-up progress (show partition): the ack and the last CSN, sampled as acks move */
     uint64_t prog_ms[BKD_PROG_SAMPLES], prog_acked[BKD_PROG_SAMPLES], prog_last[BKD_PROG_SAMPLES];
     unsigned prog_n, prog_i;

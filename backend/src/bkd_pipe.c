@@ -184,7 +184,12 @@ bkd_pipe_covered(bkd_core_t *c, bkd_tx_t *tx)
 #endif
         if (q->acked >= tx->n)
             return true;
-        if (!bkd_role_needs_partner(c, tx->part)) {
+        /* the catcher's mitt (§3.2, §6 step 4): records from the mitt on wait for the
+         * catching-up member's ack, so that ADD (once it holds everything below the mitt) never
+         * puts in in_sync a member that lacks a commit (found by the simulator: seed 7) */
+        bool catcher = (q->streaming && q->mitt != 0 && tx->n >= q->mitt) ||
+                       (q->add_from != 0 && tx->n >= q->add_from);
+        if (!bkd_role_needs_partner(c, tx->part) && !catcher) {
             c->ctr.single_copy_commits++; /* REMEMBER: decided with this journal alone */
             p->reg.single_copy_commits++;
             return true;
@@ -318,12 +323,15 @@ bkd_pipe_restart(bkd_core_t *c, uint32_t part, uint64_t n)
         q->head = (q->head + 1) % q->cap;
         q->count--;
     }
+    bool more = n > q->acked;
     q->acked = n;
     for (size_t i = 0; i < q->count; i++)
         bkd_out_at(q, i)->sent = false;
     q->unsent_from = 0;
     q->sent_applied = q->sent_hardened = 0;
     q->last_progress_ms = c->now_ms;
+    if (more) /* the partner holds more than it had acked: what waited for it is covered */
+        bkd_pipe_recheck(c, part);
 }
 
 void

@@ -440,10 +440,24 @@ role_learn_value(bkd_core_t *c, const Rtr__RegisterValue *v, int eval)
         if (r->primary_me && !was_primary_me && pr->changed_by != NULL &&
             strstr(pr->changed_by, "FORCE") != NULL)
             r->after_force = true; /* its first RESUME must wait out the old primary's lease */
+        if (p->pipe != NULL && p->pipe->add_from != 0 && (pr->epoch > p->pipe->add_epoch)) {
+            /* a newer value: the ADD either committed (the partner is in in_sync) or can no
+             * longer commit (its expected epoch is gone) */
+            p->pipe->add_from = 0;
+            bkd_pipe_recheck(c, (uint32_t)i);
+        }
+        bool had_partner = r->insync_partner;
         r->insync_me = r->insync_partner = false;
         for (size_t k = 0; k < pr->n_in_sync; k++) {
             r->insync_me |= strcmp(pr->in_sync[k], c->node) == 0;
             r->insync_partner |= strcmp(pr->in_sync[k], p->partner) == 0;
+        }
+        if (had_partner && !r->insync_partner && r->primary_me && p->pipe != NULL) {
+            /* shrunk: the stream's mitt of the in-sync days says nothing about what the
+             * partner will hold; it catches up from a new handshake (a new mitt) before ADD */
+            p->pipe->streaming = false;
+            p->pipe->mitt = 0;
+            bkd_pipe_recheck(c, (uint32_t)i);
         }
         r->single_copy_from = pr->has_single_copy_from ? pr->single_copy_from : 0;
         if (was_insync && !r->insync_me && p->shd != NULL && c->nrouters_reg > 0) {
@@ -695,6 +709,7 @@ bkd_role_timer(bkd_core_t *c)
             c->ctr.catchup_dropped++;
             p->pipe->streaming = false;
             p->pipe->mitt = 0;
+            bkd_pipe_recheck(c, i); /* what waited at its mitt is decided alone now */
         }
         /* T11: the in-sync partner is lost, lags or diverged -> SHRINK (remember = allow) */
         if ((r->ms == BKD_MS_ACTIVE) && r->insync_partner && bkd_role_deciding(c, i)) {
@@ -735,6 +750,11 @@ bkd_role_timer(bkd_core_t *c)
             bkd_catchup_ready(c, i)) {
             RTR_LOG(CMN_LOG_NOTICE, "BKD-ADD", "partition=%s partner=%s acked=%llu", p->name,
                     p->partner, (unsigned long long)p->pipe->acked);
+            /* until the ADD is decided either way, what comes from the mitt on waits for the
+             * partner's ack even if its stream restarts meanwhile (a new handshake moves the
+             * mitt up while this ADD may still commit: found by the simulator, seed 4945) */
+            p->pipe->add_from = p->pipe->mitt;
+            p->pipe->add_epoch = r->epoch;
             role_send(c, i, RTR__REG_KIND__REG_ADD, p->partner, 0);
             continue;
         }
@@ -790,6 +810,13 @@ bkd_role_partner(bkd_core_t *c, uint32_t i, bool up)
     bkd_reg_t *r = &c->parts[i].reg;
 
     r->partner_lost_ms = up ? 0 : (c->now_ms ? c->now_ms : 1);
+    if (!up && c->parts[i].pipe != NULL && !r->insync_partner && c->parts[i].pipe->mitt != 0) {
+        /* a catcher lost is dropped: its mitt no longer holds back single-copy commits, and
+         * it handshakes again (a new mitt) before ADD */
+        c->parts[i].pipe->streaming = false;
+        c->parts[i].pipe->mitt = 0;
+        bkd_pipe_recheck(c, i);
+    }
     if (!role_static(c) && r->bootstrapped && c->parts[i].role == BKD_ROLE_MEMBER &&
         r->req_kind == 0)
         role_eval(c, i); /* handshake when it comes (back); promotion when it goes */

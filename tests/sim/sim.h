@@ -154,6 +154,11 @@ typedef struct {
     uint64_t crashes, wipes, partitions, changes_ok, changes_refused, leases, end_us;
     uint64_t kinds[5];      /* committed changes: RESUME, SHRINK, ADD, PROMOTE, FORCE */
     uint64_t learner_joins; /* routers that started empty and voted after learning */
+    /* the pair scenario */
+    bool small_window;  /* the cores kept little in memory for an absent partner */
+    uint64_t accepted;  /* transfers the clients saw accepted */
+    uint64_t decisions; /* CSNs decided COMMIT (first reports) */
+    uint64_t bcrashes, bpauses;
 } sim_result_t;
 
 /* sim_register_facilities - the register scenario's facilities (three routers r1..r3, backends
@@ -169,5 +174,15 @@ bool sim_broken_known(const char *rule);
  * and when `report` is not NULL the trace ring is dumped there before the world is freed.
  * RTR_STS_OK when the run happened (violated or not); RTR_STS_NOMEM, RTR_STS_INVARG. */
 rtr_status_t sim_register_run(const sim_opts_t *opts, sim_result_t *res, FILE *report);
+
+/* ---- the pair scenario (milestone M4, sim_pair*.c) ------------------------------------ */
+
+/* sim_pair_broken_known - is `rule` a --broken rule of the pair scenario (vote_before_ack)? */
+bool sim_pair_broken_known(const char *rule);
+
+/* sim_pair_run - run one seed of the pair scenario: three routers (rtd_reg), the shadow pair
+ * be1/be2 (the backend cores built with RTR_SIM), journals, servers, clients, faults, quiesce
+ * (opts->fac1: one shadowed partition). Same contract as sim_register_run. */
+rtr_status_t sim_pair_run(const sim_opts_t *opts, sim_result_t *res, FILE *report);
 
 #endif /* SIM_H */

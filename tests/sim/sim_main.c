@@ -1,7 +1,7 @@
 /*
  * sim_main.c - the simulator's command line (docs/shadow-protocol.md §8.3):
  *
- *   rtr-sim [--seeds N] [--from S] [--jobs J] [--seed X] [--trace] [--scenario register]
+ *   rtr-sim [--seeds N] [--from S] [--jobs J] [--seed X] [--trace] [--scenario register|pair]
  *           [--broken RULE] [--expect-fail] [--fault-ms MS] [--quiesce-ms MS] [--help]
  *
  * Runs seeds S .. S+N-1 (or the one seed X, in this process) of a scenario in J forked worker
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sim.h"
@@ -40,7 +41,10 @@ typedef struct {
     const char *scenario;
     const char *broken;
     bool expect_fail;
+    bool keep_going; /* --keep-going: report every violation (no traces), do not stop */
     uint64_t fault_ms, quiesce_ms;
+    uint64_t fault_default, quiesce_default; /* the scenario's (replay lines omit them) */
+    bool pair;                               /* --scenario pair */
 } sim_args_t;
 
 /* What a worker tells its parent (through a pipe). */
@@ -50,6 +54,7 @@ typedef struct {
     uint64_t first_fail_seed;
     uint64_t events, commits_max, crashes, wipes, learner_joins;
     uint64_t kinds[5];
+    uint64_t accepted, decisions, bcrashes, bpauses;
     char invariant[64];
 } sim_summary_t;
 
@@ -59,7 +64,7 @@ sim_usage(FILE *f)
     fprintf(
         f,
         "usage: rtr-sim [--seeds N] [--from S] [--jobs J] [--seed X] [--trace]\n"
-        "               [--scenario register] [--broken RULE] [--expect-fail]\n"
+        "               [--scenario register|pair] [--broken RULE] [--expect-fail] [--keep-going]\n"
         "               [--fault-ms MS] [--quiesce-ms MS] [--help]\n"
         "The deterministic simulator (docs/shadow-protocol.md section 8): real protocol cores,\n"
         "simulated network, stores, clocks and faults. The same seed always gives the same run.\n"
@@ -68,13 +73,20 @@ sim_usage(FILE *f)
         "  --jobs J         worker processes over the seeds (default 1; each is forked)\n"
         "  --seed X         run only seed X, in this process (with --trace: every event)\n"
         "  --trace          print every event of every seed run as it happens\n"
-        "  --scenario NAME  register (milestone M1: the facility register alone)\n"
+        "  --scenario NAME  register (default; milestone M1: the facility register alone) or\n"
+        "                   pair (M4: the shadow pair's backend cores, journals, servers and\n"
+        "                   clients under the register)\n"
         "  --broken RULE    break a rule on purpose so the checker must find it:\n"
-        "                   amnesia (an acceptor store that loses acknowledged writes in a\n"
-        "                   crash)\n"
+        "                   register: amnesia (an acceptor store that loses acknowledged\n"
+        "                   writes in a crash); pair: vote_before_ack (the primary decides\n"
+        "                   without its partner's ack)\n"
         "  --expect-fail    succeed only if some seed violates an invariant\n"
-        "  --fault-ms MS    length of the fault phase in virtual ms (default 20000)\n"
-        "  --quiesce-ms MS  liveness deadline after the faults, virtual ms (default 20000)\n"
+        "  --keep-going     go on after a violation: one report per violating seed (no trace;\n"
+        "                   replay it), for long runs\n"
+        "  --fault-ms MS    length of the fault phase in virtual ms (default: register\n"
+        "                   20000, pair 8000)\n"
+        "  --quiesce-ms MS  liveness deadline after the faults, virtual ms (default: register\n"
+        "                   20000, pair 30000)\n"
         "Exit: 0 all seeds passed (--expect-fail: a violation was found), 1 otherwise,\n"
         "2 bad usage. Built from %s.\n",
         SIM_GIT_HASH);
@@ -104,8 +116,8 @@ sim_parse(int argc, char **argv, sim_args_t *a)
     a->from = 1;
     a->jobs = 1;
     a->scenario = "register";
-    a->fault_ms = 20000;
-    a->quiesce_ms = 20000;
+    a->fault_ms = 0;
+    a->quiesce_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -117,6 +129,8 @@ sim_parse(int argc, char **argv, sim_args_t *a)
             a->trace = true;
         } else if (strcmp(o, "--expect-fail") == 0) {
             a->expect_fail = true;
+        } else if (strcmp(o, "--keep-going") == 0) {
+            a->keep_going = true;
         } else if (strcmp(o, "--scenario") == 0 && v != NULL) {
             a->scenario = v;
             i++;
@@ -154,13 +168,24 @@ sim_parse(int argc, char **argv, sim_args_t *a)
             return 2;
         }
     }
-    if (strcmp(a->scenario, "register") != 0) {
-        fprintf(stderr, "rtr-sim: unknown scenario \"%s\" (milestone M1 has: register)\n",
+    if (strcmp(a->scenario, "register") != 0 && strcmp(a->scenario, "pair") != 0) {
+        fprintf(stderr, "rtr-sim: unknown scenario \"%s\" (there are: register, pair)\n",
                 a->scenario);
         return 2;
     }
-    if (a->broken != NULL && !sim_broken_known(a->broken)) {
-        fprintf(stderr, "rtr-sim: unknown --broken rule \"%s\" (register: amnesia)\n", a->broken);
+    a->pair = strcmp(a->scenario, "pair") == 0;
+    a->fault_default = a->pair ? 8000 : 20000;
+    a->quiesce_default = a->pair ? 30000 : 20000;
+    if (a->fault_ms == 0)
+        a->fault_ms = a->fault_default;
+    if (a->quiesce_ms == 0)
+        a->quiesce_ms = a->quiesce_default;
+    if (a->broken != NULL &&
+        !(a->pair ? sim_pair_broken_known(a->broken) : sim_broken_known(a->broken))) {
+        fprintf(stderr,
+                "rtr-sim: unknown --broken rule \"%s\" (register: amnesia; pair: "
+                "vote_before_ack)\n",
+                a->broken);
         return 2;
     }
     if (a->quiesce_ms < 1000 || a->fault_ms > 3600000) {
@@ -181,9 +206,9 @@ sim_replay_line(FILE *f, const sim_args_t *a, uint64_t seed)
     fprintf(f, "replay: tests/sim/run --seed %" PRIu64 " --trace --scenario %s", seed, a->scenario);
     if (a->broken)
         fprintf(f, " --broken %s", a->broken);
-    if (a->fault_ms != 20000)
+    if (a->fault_ms != a->fault_default)
         fprintf(f, " --fault-ms %" PRIu64, a->fault_ms);
-    if (a->quiesce_ms != 20000)
+    if (a->quiesce_ms != a->quiesce_default)
         fprintf(f, " --quiesce-ms %" PRIu64, a->quiesce_ms);
     fprintf(f, "   (built from %s)\n", SIM_GIT_HASH);
 }
@@ -209,7 +234,8 @@ sim_worker(const sim_args_t *a, const cmn_facility_t *f1, const cmn_facility_t *
         if (current != NULL)
             *current = o.seed; /* the parent names it if this worker dies (a core's assert) */
         /* in --expect-fail mode the trace is not wanted: only whether a violation happens */
-        rtr_status_t st = sim_register_run(&o, &res, a->expect_fail ? NULL : rep);
+        FILE *r = a->expect_fail || a->keep_going ? NULL : rep;
+        rtr_status_t st = a->pair ? sim_pair_run(&o, &res, r) : sim_register_run(&o, &res, r);
         if (st != RTR_STS_OK) {
             fprintf(rep, "rtr-sim: seed %" PRIu64 ": the world could not be built: %s\n", o.seed,
                     rtr_error_text(st));
@@ -223,11 +249,25 @@ sim_worker(const sim_args_t *a, const cmn_facility_t *f1, const cmn_facility_t *
         sum->crashes += res.crashes;
         sum->wipes += res.wipes;
         sum->learner_joins += res.learner_joins;
+        sum->accepted += res.accepted;
+        sum->decisions += res.decisions;
+        sum->bcrashes += res.bcrashes;
+        sum->bpauses += res.bpauses;
         for (int i = 0; i < 5; i++)
             sum->kinds[i] += res.kinds[i];
         if (res.max_version > sum->commits_max)
             sum->commits_max = res.max_version;
-        if (a->has_seed)
+        if (a->has_seed && a->pair)
+            fprintf(rep,
+                    "seed %" PRIu64 ": %s, %" PRIu64 " events, %" PRIu64
+                    " trace lines, trace hash %016" PRIx64 ", version %" PRIu64 ", %" PRIu64
+                    " transfers accepted, %" PRIu64 " decided, %" PRIu64
+                    " backend crashes, %" PRIu64 " pauses, %" PRIu64 " router crashes, %" PRIu64
+                    " partitions, end t=%.3f s\n",
+                    o.seed, res.failed ? "VIOLATION" : "ok", res.events, res.trace_lines,
+                    res.trace_hash, res.max_version, res.accepted, res.decisions, res.bcrashes,
+                    res.bpauses, res.crashes, res.partitions, (double)res.end_us / 1e6);
+        else if (a->has_seed)
             fprintf(rep,
                     "seed %" PRIu64 ": %s, %" PRIu64 " events, %" PRIu64
                     " trace lines, trace hash %016" PRIx64 ", version %" PRIu64 ", %" PRIu64
@@ -240,10 +280,13 @@ sim_worker(const sim_args_t *a, const cmn_facility_t *f1, const cmn_facility_t *
             fprintf(rep, "VIOLATION seed=%" PRIu64 " invariant=%s\n  %s\n", o.seed, res.invariant,
                     res.detail);
             sim_replay_line(rep, a, o.seed);
-            sum->failures++;
-            sum->first_fail_seed = o.seed;
-            snprintf(sum->invariant, sizeof sum->invariant, "%s", res.invariant);
-            return;
+            if (sum->failures++ == 0) {
+                sum->first_fail_seed = o.seed;
+                snprintf(sum->invariant, sizeof sum->invariant, "%s", res.invariant);
+            }
+            if (!a->keep_going)
+                return;
+            fflush(rep);
         }
     }
 }
@@ -267,7 +310,9 @@ sim_run_all(const sim_args_t *a, const cmn_facility_t *f1, const cmn_facility_t 
     sim_summary_t total, s;
     int rc = 0;
     volatile uint64_t *current = NULL;
+    struct timespec t0;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     memset(&total, 0, sizeof total);
     if (a->has_seed) {
         /* one seed in this process: its trace and report straight to stdout */
@@ -328,6 +373,10 @@ sim_run_all(const sim_args_t *a, const cmn_facility_t *f1, const cmn_facility_t 
             total.crashes += s.crashes;
             total.wipes += s.wipes;
             total.learner_joins += s.learner_joins;
+            total.accepted += s.accepted;
+            total.decisions += s.decisions;
+            total.bcrashes += s.bcrashes;
+            total.bpauses += s.bpauses;
             for (int i = 0; i < 5; i++)
                 total.kinds[i] += s.kinds[i];
             if (s.commits_max > total.commits_max)
@@ -351,6 +400,18 @@ sim_run_all(const sim_args_t *a, const cmn_facility_t *f1, const cmn_facility_t 
            " learners voted after their copy\n",
            total.kinds[0], total.kinds[1], total.kinds[2], total.kinds[3], total.kinds[4],
            total.learner_joins);
+    if (a->pair)
+        printf("rtr-sim: pair: %" PRIu64 " transfers accepted, %" PRIu64 " CSNs decided, %" PRIu64
+               " backend crashes, %" PRIu64 " backend pauses\n",
+               total.accepted, total.decisions, total.bcrashes, total.bpauses);
+    if (!a->has_seed) {
+        /* wall time: only in multi-seed runs (a --seed run prints the same bytes every time) */
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        printf("rtr-sim: %.1f s wall, %.1f seeds/s on %u workers\n", secs,
+               secs > 0 ? (double)total.seeds_run / secs : 0.0, a->jobs);
+    }
     if (a->expect_fail) {
         if (total.failures > 0) {
             printf("rtr-sim: expected failure found: seed %" PRIu64 " violates %s\n",
