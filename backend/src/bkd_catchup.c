@@ -201,17 +201,15 @@ cu_undo_moves(bkd_core_t *c, uint32_t i, uint64_t k, char *why, size_t whylen)
     p->nmoves = keep;
     if (lo == 0)
         return true;
-    /* every CSN in (lo, applied] must be an undone move too (nothing executed after lo) */
-    for (uint64_t n = lo + 1; n <= p->applied_n && n <= k; n++) {
-        bool undone = false;
-        for (size_t m = 0; m < p->nmoves && !undone; m++)
-            undone = p->moves[m].from == n;
-        if (!undone) {
-            snprintf(why, whylen, "applied_out_of_order moved=%llu applied=%llu agreed=%llu",
-                     (unsigned long long)lo, (unsigned long long)p->applied_n,
-                     (unsigned long long)k);
-            return false;
-        }
+    /* every CSN in (lo, applied] must be an undone move too (nothing executed after lo): the
+     * undone moves above lo must number as many as those CSNs (each record moves once) */
+    uint64_t upto = p->applied_n < k ? p->applied_n : k, above = 0;
+    for (size_t m = 0; m < p->nmoves; m++)
+        above += p->moves[m].from > lo && p->moves[m].from <= upto;
+    if (upto > lo && above != upto - lo) {
+        snprintf(why, whylen, "applied_out_of_order moved=%llu applied=%llu agreed=%llu",
+                 (unsigned long long)lo, (unsigned long long)p->applied_n, (unsigned long long)k);
+        return false;
     }
     if (p->ndone > 0) {
         snprintf(why, whylen, "applied_out_of_order moved=%llu done_above=%llu",

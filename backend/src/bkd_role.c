@@ -147,6 +147,7 @@ bkd_role_set(bkd_core_t *c, uint32_t i, bkd_ms_t ms, const char *reason)
 }
 
 static void role_meta_write(bkd_core_t *c, uint32_t part);
+static bool role_note_epoch(bkd_core_t *c, uint32_t part, uint64_t e);
 
 void
 bkd_epoch_start(bkd_core_t *c, uint32_t part, uint64_t epoch, uint64_t first_n)
@@ -166,13 +167,8 @@ bkd_epoch_start(bkd_core_t *c, uint32_t part, uint64_t epoch, uint64_t first_n)
     m->history[m->n_history++] = e;
     m->has_epoch = true;
     m->epoch = epoch;
-    if (!m->has_highest_epoch_seen || m->highest_epoch_seen < epoch) {
-        m->has_highest_epoch_seen = true;
-        m->highest_epoch_seen = epoch;
-    }
-    if (p->reg.highest_epoch_seen < epoch)
-        p->reg.highest_epoch_seen = epoch;
-    role_meta_write(c, part);
+    (void)role_note_epoch(c, part, epoch);
+    role_meta_write(c, part); /* the history grew: written whether or not the highest did */
 }
 
 /* role_meta_write - queue a write of partition part's journal meta (as it is now). */
@@ -200,15 +196,24 @@ role_meta_write(bkd_core_t *c, uint32_t part)
 static void
 role_epoch_seen(bkd_core_t *c, uint32_t part, uint64_t e)
 {
+    if (role_note_epoch(c, part, e))
+        role_meta_write(c, part);
+}
+
+/* role_note_epoch - raise the highest epoch seen of partition part to e (in memory and in its
+ * journal meta, not written); true if the meta changed. */
+static bool
+role_note_epoch(bkd_core_t *c, uint32_t part, uint64_t e)
+{
     Rtr__JournalMeta *m = c->parts[part].meta;
 
     if (c->parts[part].reg.highest_epoch_seen < e)
         c->parts[part].reg.highest_epoch_seen = e;
     if (m == NULL || (m->has_highest_epoch_seen && m->highest_epoch_seen >= e))
-        return;
+        return false;
     m->has_highest_epoch_seen = true;
     m->highest_epoch_seen = e;
-    role_meta_write(c, part);
+    return true;
 }
 
 /* role_send - the partition's one request (kind) to its current router. */
